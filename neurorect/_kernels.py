@@ -1,0 +1,412 @@
+"""Private Numba integrators: numpy arrays and scalars in, arrays out (updated in place).
+
+Only :mod:`neurorect.simulate` calls these. Layout: the simulation's units (batch copies x
+neurons, batch-major: ``u = b * N + i``) are rows of a few packed arrays:
+
+* ``kinds (U, 2)`` int64: transfer code, form (0 rate, 1 voltage);
+* ``params (U, N_PARAMS)`` float64: the columns named below;
+* ``tparams (U, 6)``: transfer parameters (``Transfer.kernel_params``);
+* ``pulses (U, P, 5)``: start, stop, period, width, amplitude (a step has an infinite period);
+* ``windows (U, 2)`` int64: first and stop global step of the streaming statistics;
+* ``keys (U,)`` uint64: noise stream of the unit (seed and neuron index, not the batch slot,
+  so a batch element draws the same noise as its individual run);
+* state ``state (U,)``, ``ou (U,)``, ``acc (U, K + 1)`` complex (running sum of the rate and
+  of its projections ``r exp(-i 2 pi k f t)``), carried between chunks.
+
+Time is global: step ``n`` is at ``t = n dt`` whatever the chunking. Sinusoids and Fourier
+projections advance by a rotating phasor (one complex multiply per step), re-synchronised
+exactly every ``RESYNC`` global steps and at each chunk start, so a chunked run equals a
+single run bit for bit. Normal variates come from a counter-based generator (SplitMix64 at
+position (key, step, channel) + Box-Muller): independent of thread count and chunking.
+
+Exponential Euler, for an uncoupled unit with input held over the step (exact then)::
+
+    rate:    r' = a r + (1 - a) phi(c + I + eta)
+    voltage: v' = a v + (1 - a) (c + I + eta)             a = exp(-dt / tau)
+
+with ``c`` the recurrent input (``W r`` or ``W phi(v)``) and ``eta`` the OU noise; white
+noise adds ``sigma sqrt((1 - a^2) / 2) xi`` (its exact OU increment). Euler and RK4 are
+offered for comparison (white noise then enters as an Euler-Maruyama increment, and OU noise
+is held over the step).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from neurorect._transfer_kernels import transfer_value
+
+# params columns
+TAU, I0, SIN_AMP, SIN_FREQ, SIN_PHASE, OU_SIGMA, OU_TAU, WHITE_SIGMA, STAT_FREQ = range(9)
+N_PARAMS = 9
+# pulses columns
+P_START, P_STOP, P_PERIOD, P_WIDTH, P_AMP = range(5)
+# methods and forms
+EXP_EULER, EULER, RK4 = 0, 1, 2
+RATE_FORM, VOLTAGE_FORM = 0, 1
+# what to record
+RECORD_RATE, RECORD_STATE = 0, 1
+
+RESYNC = 1024
+TWO_PI = 2.0 * math.pi
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+
+# ------------------------------------------------------------------------------ random
+@njit(cache=True, inline="always")
+def _mix64(z):
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True)
+def stream_key(seed, index):
+    """Key of the noise stream of neuron ``index`` under ``seed`` (both non-negative ints)."""
+    return _mix64(_mix64(np.uint64(seed) + _GOLDEN) ^ (np.uint64(index) * _MIX2 + _GOLDEN))
+
+
+@njit(cache=True, inline="always")
+def normal_at(key, step, channel):
+    """Standard normal number ``channel`` of ``step`` in stream ``key`` (Box-Muller)."""
+    position = key + (np.uint64(step) * np.uint64(4) + np.uint64(2 * channel)) * _GOLDEN
+    h1 = _mix64(position)
+    h2 = _mix64(position + _GOLDEN)
+    u1 = (float(h1 >> _S11) + 1.0) * _INV53  # (0, 1]
+    u2 = float(h2 >> _S11) * _INV53
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(TWO_PI * u2)
+
+
+@njit(cache=True)
+def normals(key, step0, n_steps, channel):
+    """``n_steps`` normals of one stream from ``step0`` (used by tests and the NumPy oracle)."""
+    out = np.empty(n_steps)
+    for n in range(n_steps):
+        out[n] = normal_at(key, step0 + n, channel)
+    return out
+
+
+# ------------------------------------------------------------------------------ drive
+@njit(cache=True, inline="always")
+def _pulses_at(pulses, u, t):
+    total = 0.0
+    for j in range(pulses.shape[1]):
+        start = pulses[u, j, P_START]
+        if t >= start and t < pulses[u, j, P_STOP]:
+            period = pulses[u, j, P_PERIOD]
+            if math.isinf(period) or ((t - start) % period) < pulses[u, j, P_WIDTH]:
+                total += pulses[u, j, P_AMP]
+    return total
+
+
+@njit(cache=True, inline="always")
+def _drive_phasor(params, u, n, dt):
+    """exp(i (2 pi f t_n + phase)) of unit u's sinusoid."""
+    angle = TWO_PI * params[u, SIN_FREQ] * (n * dt) + params[u, SIN_PHASE]
+    return complex(math.cos(angle), math.sin(angle))
+
+
+@njit(cache=True, inline="always")
+def _stat_phasor(params, u, n, dt):
+    """exp(-i 2 pi f_stat t_n)."""
+    angle = TWO_PI * params[u, STAT_FREQ] * (n * dt)
+    return complex(math.cos(angle), -math.sin(angle))
+
+
+@njit(cache=True, inline="always")
+def _synced_phasors(params, u, n, dt, rotation, stat_rotation):
+    """Drive and statistics phasors at step n exactly as a run from step 0 has them: exact at
+    the last multiple of RESYNC, then rotated step by step (chunking-invariant bits)."""
+    base = n - n % RESYNC
+    z = _drive_phasor(params, u, base, dt)
+    zs = _stat_phasor(params, u, base, dt)
+    for _ in range(n - base):
+        z *= rotation
+        zs *= stat_rotation
+    return z, zs
+
+
+@njit(cache=True, inline="always")
+def _accumulate(acc, u, rate, zs):
+    acc[u, 0] += rate
+    power = zs
+    for k in range(1, acc.shape[1]):
+        acc[u, k] += rate * power
+        power *= zs
+
+
+@njit(cache=True, inline="always")
+def _rate_of(code, p, form, state):
+    return transfer_value(code, p, state) if form == VOLTAGE_FORM else state
+
+
+@njit(cache=True, inline="always")
+def _rhs(code, p, form, tau, state, total_input):
+    """d state / dt of an uncoupled-looking unit given its total input."""
+    if form == VOLTAGE_FORM:
+        return (-state + total_input) / tau
+    return (-state + transfer_value(code, p, total_input)) / tau
+
+
+# ------------------------------------------------------------------------------ uncoupled
+@njit(cache=True, parallel=True)
+def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, params,
+                  tparams, pulses, windows, keys, state, ou, acc, record_map, record_out,
+                  fail):
+    """Advance independent units ``n_steps`` steps from global step ``step0``.
+
+    Parallel over units (each thread runs whole time loops). ``fail[u]`` is set to the global
+    step at which unit u's state first became non-finite (and that unit stops there).
+    """
+    n_units = state.shape[0]
+    for u in prange(n_units):
+        code = kinds[u, 0]
+        form = kinds[u, 1]
+        p = tparams[u]
+        tau = params[u, TAU]
+        a = math.exp(-dt / tau)
+        one_minus_a = -math.expm1(-dt / tau)
+        base = params[u, I0]
+        amp = params[u, SIN_AMP]
+        has_pulses = pulses.shape[1] > 0
+        ou_sigma = params[u, OU_SIGMA]
+        ou_tau = params[u, OU_TAU]
+        ou_a = math.exp(-dt / ou_tau) if ou_sigma > 0.0 else 0.0
+        ou_b = ou_sigma * math.sqrt(-math.expm1(-2.0 * dt / ou_tau)) if ou_sigma > 0.0 else 0.0
+        white = params[u, WHITE_SIGMA]
+        if method == EXP_EULER:
+            white_b = white * math.sqrt(-0.5 * math.expm1(-2.0 * dt / tau))
+        else:
+            white_b = white * math.sqrt(dt / tau)
+        half = complex(math.cos(math.pi * params[u, SIN_FREQ] * dt),
+                       math.sin(math.pi * params[u, SIN_FREQ] * dt))
+        rotation = half * half
+        stat_rotation = complex(math.cos(TWO_PI * params[u, STAT_FREQ] * dt),
+                                -math.sin(TWO_PI * params[u, STAT_FREQ] * dt))
+        win0 = windows[u, 0]
+        win1 = windows[u, 1]
+        column = record_map[u]
+        key = keys[u]
+        x = state[u]
+        eta = ou[u]
+        z, zs = _synced_phasors(params, u, step0, dt, rotation, stat_rotation)
+        for n in range(step0, step0 + n_steps):
+            if n % RESYNC == 0:
+                z = _drive_phasor(params, u, n, dt)
+                zs = _stat_phasor(params, u, n, dt)
+            t = n * dt
+            rate = _rate_of(code, p, form, x)
+            if column >= 0 and n % record_every == 0:
+                record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \
+                    else x
+            if n >= win0 and n < win1:
+                _accumulate(acc, u, rate, zs)
+            drive = base + amp * z.imag + eta
+            if has_pulses:
+                drive += _pulses_at(pulses, u, t)
+            if method == EXP_EULER:
+                target = drive if form == VOLTAGE_FORM else transfer_value(code, p, drive)
+                x = a * x + one_minus_a * target
+            elif method == EULER:
+                x = x + dt * _rhs(code, p, form, tau, x, drive)
+            else:
+                z_mid = z * half
+                mid = base + amp * z_mid.imag + eta
+                end = base + amp * (z_mid * half).imag + eta
+                if has_pulses:
+                    mid += _pulses_at(pulses, u, t + 0.5 * dt)
+                    end += _pulses_at(pulses, u, t + dt)
+                k1 = _rhs(code, p, form, tau, x, drive)
+                k2 = _rhs(code, p, form, tau, x + 0.5 * dt * k1, mid)
+                k3 = _rhs(code, p, form, tau, x + 0.5 * dt * k2, mid)
+                k4 = _rhs(code, p, form, tau, x + dt * k3, end)
+                x = x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            if white > 0.0:
+                x += white_b * normal_at(key, n, 1)
+            if ou_sigma > 0.0:
+                eta = ou_a * eta + ou_b * normal_at(key, n, 0)
+            if not math.isfinite(x):
+                fail[u] = n + 1
+                break
+            z *= rotation
+            zs *= stat_rotation
+        state[u] = x
+        ou[u] = eta
+
+
+# ------------------------------------------------------------------------------ network
+@njit(cache=True)
+def _couple(rates, W, indptr, indices, weights, out):
+    """out[b] = W_b @ rates[b]: BLAS for dense W (shared or per batch copy), CSR otherwise."""
+    n_batch = rates.shape[0]
+    if indptr.shape[0] > 0:
+        for b in range(n_batch):
+            for i in range(rates.shape[1]):
+                total = 0.0
+                for j in range(indptr[i], indptr[i + 1]):
+                    total += weights[j] * rates[b, indices[j]]
+                out[b, i] = total
+    elif W.shape[0] == 1:
+        out[:, :] = np.dot(rates, W[0].T)
+    else:
+        for b in range(n_batch):
+            out[b, :] = np.dot(W[b], rates[b])
+
+
+@njit(cache=True)
+def _network_drive(params, pulses, ou, z, t, shift, out):
+    """Drive of every unit at time t (phasors ``z * shift``), noise held, into ``out`` (B, N)."""
+    n_neurons = out.shape[1]
+    has_pulses = pulses.shape[1] > 0
+    for u in range(params.shape[0]):
+        value = params[u, I0] + params[u, SIN_AMP] * (z[u] * shift[u]).imag + ou[u]
+        if has_pulses:
+            value += _pulses_at(pulses, u, t)
+        out[u // n_neurons, u % n_neurons] = value
+
+
+@njit(cache=True)
+def _network_rates(kinds, tparams, states, out):
+    n_neurons = states.shape[1]
+    for u in range(kinds.shape[0]):
+        b, i = u // n_neurons, u % n_neurons
+        out[b, i] = _rate_of(kinds[u, 0], tparams[u], kinds[u, 1], states[b, i])
+
+
+@njit(cache=True)
+def _network_rhs(kinds, params, tparams, states, drive, W, indptr, indices, weights,
+                 rates, coupled, out):
+    """d state / dt of every unit (for Euler and RK4)."""
+    _network_rates(kinds, tparams, states, rates)
+    _couple(rates, W, indptr, indices, weights, coupled)
+    n_neurons = states.shape[1]
+    for u in range(kinds.shape[0]):
+        b, i = u // n_neurons, u % n_neurons
+        out[b, i] = _rhs(kinds[u, 0], tparams[u], kinds[u, 1], params[u, TAU], states[b, i],
+                         coupled[b, i] + drive[b, i])
+
+
+@njit(cache=True)
+def run_network(step0, n_steps, dt, method, record_kind, record_every, kinds, params,
+                tparams, pulses, windows, keys, state, ou, acc, record_map, record_out, fail,
+                W, indptr, indices, weights):
+    """Advance coupled networks (batch copies share the neuron count N) ``n_steps`` steps.
+
+    ``state`` is (B, N). ``W`` is (1, N, N) shared or (B, N, N) per copy, in the dtype of
+    ``state``; for sparse coupling ``W`` is empty and (indptr, indices, weights) is the CSR
+    matrix shared by all copies. The recurrent product runs through BLAS once per step (all
+    copies in one matrix product); the element-wise update is a serial loop. On a non-finite
+    state, ``fail[u]`` gets the global step and the run stops.
+    """
+    n_batch, n_neurons = state.shape
+    n_units = n_batch * n_neurons
+    dtype = state.dtype
+    rates = np.empty((n_batch, n_neurons), dtype=dtype)
+    coupled = np.empty((n_batch, n_neurons), dtype=dtype)
+    drive = np.empty((n_batch, n_neurons))
+    a = np.empty(n_units)
+    one_minus_a = np.empty(n_units)
+    ou_a = np.zeros(n_units)
+    ou_b = np.zeros(n_units)
+    white_b = np.zeros(n_units)
+    rotation = np.empty(n_units, dtype=np.complex128)
+    half = np.empty(n_units, dtype=np.complex128)
+    ones = np.ones(n_units, dtype=np.complex128)
+    stat_rotation = np.empty(n_units, dtype=np.complex128)
+    z = np.empty(n_units, dtype=np.complex128)
+    zs = np.empty(n_units, dtype=np.complex128)
+    for u in range(n_units):
+        tau = params[u, TAU]
+        a[u] = math.exp(-dt / tau)
+        one_minus_a[u] = -math.expm1(-dt / tau)
+        if params[u, OU_SIGMA] > 0.0:
+            ou_a[u] = math.exp(-dt / params[u, OU_TAU])
+            ou_b[u] = params[u, OU_SIGMA] * math.sqrt(-math.expm1(-2.0 * dt / params[u, OU_TAU]))
+        if method == EXP_EULER:
+            white_b[u] = params[u, WHITE_SIGMA] * math.sqrt(-0.5 * math.expm1(-2.0 * dt / tau))
+        else:
+            white_b[u] = params[u, WHITE_SIGMA] * math.sqrt(dt / tau)
+        angle = math.pi * params[u, SIN_FREQ] * dt
+        half[u] = complex(math.cos(angle), math.sin(angle))
+        rotation[u] = half[u] * half[u]
+        stat_rotation[u] = complex(math.cos(TWO_PI * params[u, STAT_FREQ] * dt),
+                                   -math.sin(TWO_PI * params[u, STAT_FREQ] * dt))
+    n_rk = n_batch if method == RK4 else 0  # RK4 work arrays (empty for other methods)
+    k1 = np.empty((n_rk, n_neurons))
+    k2 = np.empty((n_rk, n_neurons))
+    k3 = np.empty((n_rk, n_neurons))
+    k4 = np.empty((n_rk, n_neurons))
+    trial = np.empty((n_rk, n_neurons), dtype=dtype)
+    mid = np.empty((n_rk, n_neurons))
+    end = np.empty((n_rk, n_neurons))
+    derivative = np.empty((n_batch if method == EULER else 0, n_neurons))
+    half_sq = half * half
+    for u in range(n_units):
+        z[u], zs[u] = _synced_phasors(params, u, step0, dt, rotation[u], stat_rotation[u])
+    for n in range(step0, step0 + n_steps):
+        if n % RESYNC == 0:
+            for u in range(n_units):
+                z[u] = _drive_phasor(params, u, n, dt)
+                zs[u] = _stat_phasor(params, u, n, dt)
+        t = n * dt
+        _network_rates(kinds, tparams, state, rates)
+        for u in range(n_units):
+            b, i = u // n_neurons, u % n_neurons
+            rate = rates[b, i]
+            column = record_map[u]
+            if column >= 0 and n % record_every == 0:
+                record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \
+                    else state[b, i]
+            if n >= windows[u, 0] and n < windows[u, 1]:
+                _accumulate(acc, u, rate, zs[u])
+        _network_drive(params, pulses, ou, z, t, ones, drive)
+        if method == EXP_EULER:
+            _couple(rates, W, indptr, indices, weights, coupled)
+            for u in range(n_units):
+                b, i = u // n_neurons, u % n_neurons
+                total = coupled[b, i] + drive[b, i]
+                if kinds[u, 1] == RATE_FORM:
+                    total = transfer_value(kinds[u, 0], tparams[u], total)
+                state[b, i] = a[u] * state[b, i] + one_minus_a[u] * total
+        elif method == EULER:
+            _network_rhs(kinds, params, tparams, state, drive, W, indptr, indices, weights,
+                         rates, coupled, derivative)
+            for u in range(n_units):
+                b, i = u // n_neurons, u % n_neurons
+                state[b, i] = state[b, i] + dt * derivative[b, i]
+        else:
+            _network_drive(params, pulses, ou, z, t + 0.5 * dt, half, mid)
+            _network_drive(params, pulses, ou, z, t + dt, half_sq, end)
+            _network_rhs(kinds, params, tparams, state, drive, W, indptr, indices, weights,
+                         rates, coupled, k1)
+            trial[:, :] = state + 0.5 * dt * k1
+            _network_rhs(kinds, params, tparams, trial, mid, W, indptr, indices, weights,
+                         rates, coupled, k2)
+            trial[:, :] = state + 0.5 * dt * k2
+            _network_rhs(kinds, params, tparams, trial, mid, W, indptr, indices, weights,
+                         rates, coupled, k3)
+            trial[:, :] = state + dt * k3
+            _network_rhs(kinds, params, tparams, trial, end, W, indptr, indices, weights,
+                         rates, coupled, k4)
+            state[:, :] = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        bad = False
+        for u in range(n_units):
+            b, i = u // n_neurons, u % n_neurons
+            if white_b[u] > 0.0:
+                state[b, i] += white_b[u] * normal_at(keys[u], n, 1)
+            if ou_b[u] > 0.0:
+                ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
+            if not math.isfinite(state[b, i]):
+                fail[u] = n + 1
+                bad = True
+            z[u] *= rotation[u]
+            zs[u] *= stat_rotation[u]
+        if bad:
+            return

@@ -1,0 +1,232 @@
+"""Compile a Model (and an optional batch of parameter values) into the kernels' arrays.
+
+A batch is ``{dotted path: 1-D array of B values}`` (zipped: element b takes the b-th value
+of every path). The base model is compiled once and tiled B times; each path then overwrites
+its column of the packed arrays, so a batch of 10,000 copies costs array writes, not 10,000
+model constructions. Paths that change the coupling rebuild W per copy; paths that change
+the shape of the simulation (sizes, dt, method, ...) cannot be batched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from neurorect import _kernels as K
+from neurorect.errors import ModelError
+from neurorect.spec import Model
+from neurorect.units import to_si
+
+_INIT_SALT = np.uint64(0xD1B54A32D192ED03)
+_VALIDATE_ALL_UP_TO = 64  # unique values per path validated one by one; beyond: min and max
+
+
+@dataclass
+class Plan:
+    """Packed arrays for the kernels; see :mod:`neurorect._kernels` for the layout."""
+
+    model: Model
+    n_batch: int
+    kinds: np.ndarray
+    params: np.ndarray
+    tparams: np.ndarray
+    pulses: np.ndarray
+    keys: np.ndarray
+    init: np.ndarray
+    ou_init: np.ndarray
+    W: np.ndarray | None
+    batch: dict[str, np.ndarray] = field(default_factory=dict)
+    seeds: np.ndarray | None = None
+
+    @property
+    def n_neurons(self) -> int:
+        return self.model.size
+
+    @property
+    def n_units(self) -> int:
+        return self.n_batch * self.model.size
+
+    @property
+    def coupled(self) -> bool:
+        return self.W is not None
+
+
+def _neuron_params(model: Model):
+    """Per-neuron arrays of the base model (one batch copy)."""
+    n = model.size
+    kinds = np.zeros((n, 2), dtype=np.int64)
+    params = np.zeros((n, K.N_PARAMS))
+    tparams = np.zeros((n, 6))
+    init = np.zeros(n)
+    pulse_lists: list[list[tuple]] = [[] for _ in range(n)]
+    for pop in model.populations:
+        lo, hi = model.offsets[pop.name]
+        size = pop.size
+        drive = model.drive(pop.name)
+        kinds[lo:hi, 0] = pop.transfer.code
+        kinds[lo:hi, 1] = K.VOLTAGE_FORM if pop.form == "voltage" else K.RATE_FORM
+        tparams[lo:hi] = pop.transfer.kernel_params()
+        params[lo:hi, K.TAU] = pop.tau
+        params[lo:hi, K.I0] = drive.per_neuron("I0", size)
+        params[lo:hi, K.SIN_AMP] = drive.per_neuron("I1", size)
+        params[lo:hi, K.SIN_FREQ] = drive.per_neuron("freq", size)
+        params[lo:hi, K.SIN_PHASE] = drive.per_neuron("phase", size)
+        params[lo:hi, K.OU_TAU] = 1.0
+        if drive.noise is not None:
+            column = K.OU_SIGMA if drive.noise.kind == "ou" else K.WHITE_SIGMA
+            params[lo:hi, column] = drive.noise.sigma
+            if drive.noise.kind == "ou":
+                params[lo:hi, K.OU_TAU] = drive.noise.tau
+        init[lo:hi] = pop.init
+        for component in (*drive.steps, *drive.pulses):
+            for i in range(lo, hi):
+                pulse_lists[i].append(component.as_pulse())
+    n_pulses = max((len(p) for p in pulse_lists), default=0)
+    pulses = np.zeros((n, n_pulses, 5))
+    pulses[:, :, K.P_START] = math.inf  # padding: never active
+    for i, plist in enumerate(pulse_lists):
+        if plist:
+            pulses[i, :len(plist)] = plist
+    return kinds, params, tparams, pulses, init
+
+
+def stream_keys(seeds: np.ndarray, n_neurons: int) -> np.ndarray:
+    """Noise-stream keys, shape (B * N,): key(seed_b, neuron i), batch-major."""
+    unique, inverse = np.unique(seeds, return_inverse=True)
+    table = np.array([[K.stream_key(int(s), i) for i in range(n_neurons)] for s in unique],
+                     dtype=np.uint64)
+    return table[inverse].reshape(-1)
+
+
+def _transfer_column(model: Model, pop_name: str, name: str) -> int:
+    names = model.population(pop_name).transfer.param_names()
+    if name not in names:
+        raise ModelError("no such transfer parameter", key=f"populations.{pop_name}.transfer."
+                         f"{name}", value=name, allowed=", ".join(names))
+    return names.index(name)
+
+
+_DRIVE_COLUMNS = {"I0": K.I0, "I1": K.SIN_AMP, "freq": K.SIN_FREQ, "phase": K.SIN_PHASE}
+
+
+def _validate_values(model: Model, path: str, values: np.ndarray) -> None:
+    """Validate batch values through the model constructor (messages name file and key)."""
+    unique = np.unique(values)
+    if unique.size > _VALIDATE_ALL_UP_TO:
+        unique = np.array([unique.min(), unique.max()])
+        if not np.all(np.isfinite(values)):
+            raise ModelError("batch values must be finite", key=path,
+                             value=float(values[~np.isfinite(values)][0]),
+                             allowed="finite numbers", file=model.source)
+    for value in unique:
+        model.with_values({path: float(value)})
+
+
+def batch_kind(model: Model, path: str) -> str:
+    """How a path is batched: 'column', 'seed', 'coupling'; raises ModelError otherwise."""
+    parts = path.split(".")
+    head = parts[0]
+    allowed = ("populations.P.transfer.<param>, populations.P.tau, populations.P.init, "
+               "drives.P.I0|I1|freq|phase, drives.P.noise.sigma|tau, connections.C.<param>, "
+               "simulation.seed")
+    if head == "simulation" and parts[1:] == ["seed"]:
+        return "seed"
+    if head == "connections" and len(parts) == 3:
+        return "coupling"
+    if head == "populations" and len(parts) >= 3 and (
+            parts[2] in ("tau", "init") and len(parts) == 3
+            or parts[2] == "transfer" and len(parts) == 4):
+        return "column"
+    if head == "drives" and (len(parts) == 3 and parts[2] in _DRIVE_COLUMNS
+                             or len(parts) == 4 and parts[2] == "noise"
+                             and parts[3] in ("sigma", "tau")):
+        return "column"
+    raise ModelError("cannot be batched in one kernel call (it changes the shape or the "
+                     "method of the simulation); run such values separately", key=path,
+                     value=None, allowed=allowed, file=model.source)
+
+
+def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = None) -> Plan:
+    """Compile ``model`` and a zipped batch of parameter values into a :class:`Plan`."""
+    batch = dict(batch or {})
+    values: dict[str, np.ndarray] = {}
+    n_batch = 1
+    for path, raw in batch.items():
+        array = np.atleast_1d(to_si(list(raw) if not isinstance(raw, np.ndarray) else raw))
+        if array.ndim != 1:
+            raise ModelError("batch values must be one-dimensional", key=path,
+                             value=f"shape {array.shape}", allowed="a 1-D sequence")
+        values[path] = array
+    sizes = {array.size for array in values.values()}
+    if len(sizes) > 1:
+        raise ModelError("batch paths have different lengths (a batch is zipped)",
+                         key="batch", value={p: a.size for p, a in values.items()},
+                         allowed="equal lengths; use run_sweep for product grids")
+    if sizes:
+        n_batch = sizes.pop()
+    kinds_by_path = {path: batch_kind(model, path) for path in values}
+    for path, array in values.items():
+        _validate_values(model, path, array)
+
+    n = model.size
+    kinds, params, tparams, pulses, init = _neuron_params(model)
+    tile = (n_batch, 1)
+    kinds = np.tile(kinds, tile)
+    params = np.tile(params, tile)
+    tparams = np.tile(tparams, tile)
+    pulses = np.tile(pulses, (n_batch, 1, 1))
+    init = np.tile(init, n_batch)
+
+    seeds = np.full(n_batch, int(seed), dtype=np.int64)
+    for path, array in values.items():
+        parts = path.split(".")
+        kind = kinds_by_path[path]
+        if kind == "seed":
+            seeds = array.astype(np.int64)
+            continue
+        if kind != "column":
+            continue
+        pop = parts[1]
+        lo, hi = model.offsets[pop]
+        view = np.arange(n_batch)[:, None] * n + np.arange(lo, hi)[None, :]
+        per_copy = array[:, None]
+        if parts[0] == "populations" and parts[2] == "tau":
+            params[view, K.TAU] = per_copy
+        elif parts[0] == "populations" and parts[2] == "init":
+            init[view] = per_copy
+        elif parts[0] == "populations":
+            tparams[view, _transfer_column(model, pop, parts[3])] = per_copy
+        elif parts[2] == "noise":
+            noise = model.drive(pop).noise
+            if noise is None:
+                raise ModelError("the model has no noise to vary; give the population a "
+                                 "noise table first", key=path, value=None,
+                                 allowed="drives.P.noise = { kind, sigma, tau }",
+                                 file=model.source)
+            if parts[3] == "tau":
+                params[view, K.OU_TAU] = per_copy
+            else:
+                params[view, K.OU_SIGMA if noise.kind == "ou" else K.WHITE_SIGMA] = per_copy
+        else:
+            params[view, _DRIVE_COLUMNS[parts[2]]] = per_copy
+
+    keys = stream_keys(seeds, n)
+    ou_init = np.array([K.normal_at(key ^ _INIT_SALT, 0, 0) for key in keys]) \
+        * params[:, K.OU_SIGMA]
+
+    W = None
+    coupling_paths = [p for p, k in kinds_by_path.items() if k == "coupling"]
+    if model.connections:
+        if coupling_paths:
+            W = np.stack([model.with_values({p: values[p][b] for p in coupling_paths})
+                          .coupling_matrix() for b in range(n_batch)])
+        else:
+            W = model.coupling_matrix()[None]
+        if not np.any(W):
+            W = None
+    return Plan(model=model, n_batch=n_batch, kinds=kinds, params=params, tparams=tparams,
+                pulses=pulses, keys=keys, init=init, ou_init=ou_init, W=W, batch=values,
+                seeds=seeds)

@@ -1,0 +1,71 @@
+"""Small validators shared by the specification classes; they raise ModelError."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from neurorect.errors import ModelError
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def check_range(key: str, value, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False, unit: str = ""):
+    """Check that ``value`` (a number or an array) lies in the given interval.
+
+    Raises ModelError naming the key, the first offending value and the interval; returns
+    ``value`` unchanged so that it can be used inline.
+    """
+    arr = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(arr) if (low is not None and high is not None) else np.isnan(arr)
+    if low is not None:
+        bad |= (arr <= low) if low_open else (arr < low)
+    if high is not None:
+        bad |= (arr >= high) if high_open else (arr > high)
+    if np.any(bad):
+        offending = arr[bad].flat[0] if arr.ndim else float(arr)
+        lo = "" if low is None else f"{_fmt(low)} {'<' if low_open else '<='} "
+        hi = "" if high is None else f" {'<' if high_open else '<='} {_fmt(high)}"
+        name = key.rsplit(".", 1)[-1]
+        units = f" (in {unit})" if unit else ""
+        raise ModelError("out of range", key=key, value=float(offending),
+                         allowed=f"{lo}{name}{hi}{units}")
+    return value
+
+
+def check_finite(key: str, value):
+    """Check that ``value`` is finite (no nan or inf)."""
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        offending = arr[~np.isfinite(arr)].flat[0]
+        raise ModelError("must be finite", key=key, value=float(offending),
+                         allowed="a finite number")
+    return value
+
+
+def check_choice(key: str, value, choices):
+    """Check that ``value`` is one of ``choices``; suggest the closest one."""
+    if value not in choices:
+        raise ModelError(f"unknown value{closest_hint(str(value), choices)}", key=key,
+                         value=value, allowed=", ".join(map(str, choices)))
+    return value
+
+
+def closest_hint(word: str, candidates) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest candidate, or ``""``."""
+    import difflib
+
+    match = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.5)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def finite_or_inf(value: float) -> bool:
+    return not math.isnan(value)
