@@ -1,7 +1,54 @@
-"""neurorect: rectifier rate neurons, exact Fourier theory, and spiking cross-validation."""
+"""neurorect: rectifier rate neurons, exact Fourier theory, and spiking cross-validation.
 
+Public names are listed in ``__all__``. The simulation entry points (which load Numba) are
+imported on first use, so ``import neurorect.fourier`` or ``neurorect.theory`` stays light.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from neurorect.drive import Drive, Noise, PulseTrain, Step
 from neurorect.errors import ModelError, NeurorectError, SimulationError
+from neurorect.spec import (
+    Connection,
+    Model,
+    Population,
+    Simulation,
+    dump_model,
+    load_model,
+    single_population,
+)
+from neurorect.transfer import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LIFTransfer,
+    PowerLaw,
+    ReLU,
+    Sigmoid,
+    Softplus,
+    Transfer,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["ModelError", "NeurorectError", "SimulationError", "__version__"]
+_LAZY = {
+    "simulate": "neurorect.simulate",
+    "frequency_response": "neurorect.response",
+    "run_sweep": "neurorect.sweeps",
+}
+
+__all__ = [
+    "Connection", "Drive", "ELU", "GELU", "LIFTransfer", "LeakyReLU", "Model", "ModelError",
+    "Noise", "NeurorectError", "Population", "PowerLaw", "PulseTrain", "ReLU", "Sigmoid",
+    "Simulation", "SimulationError", "Softplus", "Step", "Transfer", "__version__",
+    "dump_model", "load_model", "single_population", *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'neurorect' has no attribute {name!r}")

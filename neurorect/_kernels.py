@@ -203,6 +203,9 @@ def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, 
                 zs = _stat_phasor(params, u, n, dt)
             t = n * dt
             rate = _rate_of(code, p, form, x)
+            if not math.isfinite(rate):
+                fail[u] = n
+                break
             if column >= 0 and n % record_every == 0:
                 record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \
                     else x
@@ -360,6 +363,9 @@ def run_network(step0, n_steps, dt, method, record_kind, record_every, kinds, pa
         for u in range(n_units):
             b, i = u // n_neurons, u % n_neurons
             rate = rates[b, i]
+            if not math.isfinite(rate):
+                fail[u] = n
+                return
             column = record_map[u]
             if column >= 0 and n % record_every == 0:
                 record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \

@@ -10,12 +10,13 @@ the shape of the simulation (sizes, dt, method, ...) cannot be batched.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from neurorect import _kernels as K
+from neurorect import _kernels as kernels
 from neurorect.errors import ModelError
 from neurorect.spec import Model
 from neurorect.units import to_si
@@ -58,7 +59,7 @@ def _neuron_params(model: Model):
     """Per-neuron arrays of the base model (one batch copy)."""
     n = model.size
     kinds = np.zeros((n, 2), dtype=np.int64)
-    params = np.zeros((n, K.N_PARAMS))
+    params = np.zeros((n, kernels.N_PARAMS))
     tparams = np.zeros((n, 6))
     init = np.zeros(n)
     pulse_lists: list[list[tuple]] = [[] for _ in range(n)]
@@ -67,26 +68,26 @@ def _neuron_params(model: Model):
         size = pop.size
         drive = model.drive(pop.name)
         kinds[lo:hi, 0] = pop.transfer.code
-        kinds[lo:hi, 1] = K.VOLTAGE_FORM if pop.form == "voltage" else K.RATE_FORM
+        kinds[lo:hi, 1] = kernels.VOLTAGE_FORM if pop.form == "voltage" else kernels.RATE_FORM
         tparams[lo:hi] = pop.transfer.kernel_params()
-        params[lo:hi, K.TAU] = pop.tau
-        params[lo:hi, K.I0] = drive.per_neuron("I0", size)
-        params[lo:hi, K.SIN_AMP] = drive.per_neuron("I1", size)
-        params[lo:hi, K.SIN_FREQ] = drive.per_neuron("freq", size)
-        params[lo:hi, K.SIN_PHASE] = drive.per_neuron("phase", size)
-        params[lo:hi, K.OU_TAU] = 1.0
+        params[lo:hi, kernels.TAU] = pop.tau
+        params[lo:hi, kernels.I0] = drive.per_neuron("I0", size)
+        params[lo:hi, kernels.SIN_AMP] = drive.per_neuron("I1", size)
+        params[lo:hi, kernels.SIN_FREQ] = drive.per_neuron("freq", size)
+        params[lo:hi, kernels.SIN_PHASE] = drive.per_neuron("phase", size)
+        params[lo:hi, kernels.OU_TAU] = 1.0
         if drive.noise is not None:
-            column = K.OU_SIGMA if drive.noise.kind == "ou" else K.WHITE_SIGMA
+            column = kernels.OU_SIGMA if drive.noise.kind == "ou" else kernels.WHITE_SIGMA
             params[lo:hi, column] = drive.noise.sigma
             if drive.noise.kind == "ou":
-                params[lo:hi, K.OU_TAU] = drive.noise.tau
+                params[lo:hi, kernels.OU_TAU] = drive.noise.tau
         init[lo:hi] = pop.init
         for component in (*drive.steps, *drive.pulses):
             for i in range(lo, hi):
                 pulse_lists[i].append(component.as_pulse())
     n_pulses = max((len(p) for p in pulse_lists), default=0)
     pulses = np.zeros((n, n_pulses, 5))
-    pulses[:, :, K.P_START] = math.inf  # padding: never active
+    pulses[:, :, kernels.P_START] = math.inf  # padding: never active
     for i, plist in enumerate(pulse_lists):
         if plist:
             pulses[i, :len(plist)] = plist
@@ -96,7 +97,7 @@ def _neuron_params(model: Model):
 def stream_keys(seeds: np.ndarray, n_neurons: int) -> np.ndarray:
     """Noise-stream keys, shape (B * N,): key(seed_b, neuron i), batch-major."""
     unique, inverse = np.unique(seeds, return_inverse=True)
-    table = np.array([[K.stream_key(int(s), i) for i in range(n_neurons)] for s in unique],
+    table = np.array([[kernels.stream_key(int(s), i) for i in range(n_neurons)] for s in unique],
                      dtype=np.uint64)
     return table[inverse].reshape(-1)
 
@@ -109,7 +110,8 @@ def _transfer_column(model: Model, pop_name: str, name: str) -> int:
     return names.index(name)
 
 
-_DRIVE_COLUMNS = {"I0": K.I0, "I1": K.SIN_AMP, "freq": K.SIN_FREQ, "phase": K.SIN_PHASE}
+_DRIVE_COLUMNS = {"I0": kernels.I0, "I1": kernels.SIN_AMP, "freq": kernels.SIN_FREQ,
+                  "phase": kernels.SIN_PHASE}
 
 
 def _validate_values(model: Model, path: str, values: np.ndarray) -> None:
@@ -194,7 +196,7 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
         view = np.arange(n_batch)[:, None] * n + np.arange(lo, hi)[None, :]
         per_copy = array[:, None]
         if parts[0] == "populations" and parts[2] == "tau":
-            params[view, K.TAU] = per_copy
+            params[view, kernels.TAU] = per_copy
         elif parts[0] == "populations" and parts[2] == "init":
             init[view] = per_copy
         elif parts[0] == "populations":
@@ -207,15 +209,16 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
                                  allowed="drives.P.noise = { kind, sigma, tau }",
                                  file=model.source)
             if parts[3] == "tau":
-                params[view, K.OU_TAU] = per_copy
+                params[view, kernels.OU_TAU] = per_copy
             else:
-                params[view, K.OU_SIGMA if noise.kind == "ou" else K.WHITE_SIGMA] = per_copy
+                column = kernels.OU_SIGMA if noise.kind == "ou" else kernels.WHITE_SIGMA
+                params[view, column] = per_copy
         else:
             params[view, _DRIVE_COLUMNS[parts[2]]] = per_copy
 
     keys = stream_keys(seeds, n)
-    ou_init = np.array([K.normal_at(key ^ _INIT_SALT, 0, 0) for key in keys]) \
-        * params[:, K.OU_SIGMA]
+    ou_init = np.array([kernels.normal_at(key ^ _INIT_SALT, 0, 0) for key in keys]) \
+        * params[:, kernels.OU_SIGMA]
 
     W = None
     coupling_paths = [p for p, k in kinds_by_path.items() if k == "coupling"]

@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 import os
 import time as _time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from neurorect import _kernels as K
+from neurorect import _kernels as kernels
 from neurorect._plan import Plan, compile_plan
 from neurorect.errors import ModelError, SimulationError
 from neurorect.spec import Model, dumps_model
@@ -61,7 +62,7 @@ def default_stat_freq(plan: Plan) -> np.ndarray:
     """Each unit's analysis frequency: its own sinusoid's frequency; a unit without one takes
     its batch copy's common drive frequency (the E drive for the I population of an E-I
     pair), when all driven units of that copy share one; else 0 (mean only)."""
-    own = (plan.params[:, K.SIN_FREQ] * (plan.params[:, K.SIN_AMP] != 0.0)).reshape(
+    own = (plan.params[:, kernels.SIN_FREQ] * (plan.params[:, kernels.SIN_AMP] != 0.0)).reshape(
         plan.n_batch, plan.n_neurons)
     out = own.copy()
     for b in range(plan.n_batch):
@@ -192,7 +193,7 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
                              value=float(given[~(np.isfinite(given) & (given >= 0))][0]),
                              allowed="0 <= stats_freq < 1/(2 dt)")
         freq = np.tile(given, plan.n_batch)
-    plan.params[:, K.STAT_FREQ] = freq
+    plan.params[:, kernels.STAT_FREQ] = freq
     windows = stat_windows(freq, n_steps, first, sim.dt)
 
     itemsize = 4 if dtype == "float32" else 8
@@ -201,8 +202,9 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     chosen, record_map, record_out = _record_layout(plan, neurons, sim.record_every, n_steps,
                                                     itemsize, limit, sim.record)
     record_out = record_out.astype(dtype)
-    method_code = {"exp_euler": K.EXP_EULER, "euler": K.EULER, "rk4": K.RK4}[sim.method]
-    record_kind = K.RECORD_STATE if sim.record == "state" else K.RECORD_RATE
+    method_code = {"exp_euler": kernels.EXP_EULER, "euler": kernels.EULER,
+                   "rk4": kernels.RK4}[sim.method]
+    record_kind = kernels.RECORD_STATE if sim.record == "state" else kernels.RECORD_RATE
     acc = np.zeros((plan.n_units, sim.n_harmonics + 1), dtype=np.complex128)
     ou = plan.ou_init.copy()
     fail = np.full(plan.n_units, -1, dtype=np.int64)
@@ -214,11 +216,11 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
         W, indptr, indices, weights = _coupling_arrays(plan.W, coupling, dtype)
 
         def advance(step0: int, steps: int) -> None:
-            K.run_network(step0, steps, *common, state, ou, acc, record_map, record_out, fail,
+            kernels.run_network(step0, steps, *common, state, ou, acc, record_map, record_out, fail,
                           W, indptr, indices, weights)
     else:
         def advance(step0: int, steps: int) -> None:
-            K.run_uncoupled(step0, steps, *common, state, ou, acc, record_map, record_out,
+            kernels.run_uncoupled(step0, steps, *common, state, ou, acc, record_map, record_out,
                             fail)
 
     chunk = chunk_steps or int(min(n_steps, max(100, _CHUNK_UNIT_STEPS / plan.n_units)))

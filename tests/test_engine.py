@@ -1,0 +1,308 @@
+"""The rate engine against closed forms, a NumPy oracle, and its own invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import pytest
+from oracle import reference_run
+
+from neurorect import Drive, LeakyReLU, ModelError, Noise, SimulationError, Softplus, Step
+from neurorect import _kernels as kernels
+from neurorect.simulate import simulate
+from neurorect.spec import Connection, Model, Population, Simulation, load_model, single_population
+
+
+def linear_unit(*, dt=1e-4, duration=0.5, method="exp_euler", tau=0.01, freq=20.0,
+                I0=0.3, I1=0.7, phase=0.4, gain=3.0, threshold=0.1, init=0.0, form="rate"):
+    """alpha = 1: a first-order low-pass filter of the input."""
+    model = single_population(LeakyReLU(gain, threshold, 1.0), tau=tau, form=form,
+                              drive=Drive(I0=I0, I1=I1, freq=freq, phase=phase), dt=dt,
+                              duration=duration, method=method, transient=0.0)
+    return model.replace(populations=(model.populations[0].__class__(
+        name="E", tau=tau, transfer=model.populations[0].transfer, form=form, init=init),))
+
+
+def exact_discrete_map(n, *, dt, tau, freq, I0, I1, phase, gain, threshold, init):
+    """Closed form of r_{n+1} = a r_n + (1 - a) gain (I0 + I1 sin(w n dt + phase) - threshold).
+
+    Constant part c0; sinusoidal particular solution Im(C z^n) with z = exp(i w dt) and
+    C (z - a) = (1 - a) gain I1 exp(i phase); the homogeneous part a^n fixes r_0 = init.
+    """
+    a = math.exp(-dt / tau)
+    z = np.exp(1j * 2 * np.pi * freq * dt)
+    c0 = gain * (I0 - threshold)
+    C = (1 - a) * gain * I1 * np.exp(1j * phase) / (z - a)
+    return c0 + np.imag(C * z**n) + a**n * (init - c0 - np.imag(C)), C
+
+
+def continuous_solution(t, *, tau, freq, I0, I1, phase, gain, threshold, init):
+    """Exact solution of tau r' = -r + gain (I0 + I1 sin(w t + phase) - threshold)."""
+    w = 2 * np.pi * freq
+    H = 1 / (1 + 1j * w * tau)
+    c0 = gain * (I0 - threshold)
+    steady = c0 + gain * I1 * np.imag(H * np.exp(1j * (w * t + phase)))
+    steady0 = c0 + gain * I1 * np.imag(H * np.exp(1j * phase))
+    return steady + (init - steady0) * np.exp(-t / tau)
+
+
+PARAMS = dict(tau=0.01, freq=20.0, I0=0.3, I1=0.7, phase=0.4, gain=3.0, threshold=0.1, init=2.0)
+
+
+def test_linear_unit_matches_exact_discrete_map():
+    ds = simulate(linear_unit(**PARAMS), record_every=1)
+    n = np.arange(ds.sizes["time"])
+    expected, _ = exact_discrete_map(n, dt=1e-4, **PARAMS)
+    # the kernel's phasor is exact at every 1024th step and rotated in between; the
+    # rotation's rounding (~1e-16 per step) bounds the error well below 1e-12 of the scale
+    scale = np.max(np.abs(expected))
+    assert np.max(np.abs(ds.rate.values[:, 0] - expected)) < 1e-12 * scale
+
+
+def test_streaming_harmonics_equal_discrete_map_steady_state():
+    # start exactly on the discrete steady state c0 + Im(C): no transient to wait for
+    _, C = exact_discrete_map(0, dt=1e-4, **PARAMS)
+    params = dict(PARAMS, init=PARAMS["gain"] * (PARAMS["I0"] - PARAMS["threshold"])
+                  + np.imag(C))
+    ds = simulate(linear_unit(**params), transient=0.2, record="none")
+    # the window (0.3 s = 6 periods of 50 ms, 500 steps each) is whole periods, so the
+    # projection of the steady state is exact up to rounding
+    assert ds.r0.item() == pytest.approx(params["gain"] * (params["I0"] - params["threshold"]),
+                                         rel=1e-12, abs=1e-12)
+    assert ds.amplitude.sel(harmonic=1).item() == pytest.approx(abs(C), rel=1e-11)
+    assert ds.phase.sel(harmonic=1).item() == pytest.approx(np.angle(C), abs=1e-11)
+    # harmonics 2 and 3 of a linear response vanish to rounding
+    assert np.all(ds.amplitude.sel(harmonic=[2, 3]).values < 1e-11)
+
+
+def _error_vs_continuous(dt, method, duration=0.1):
+    ds = simulate(linear_unit(dt=dt, method=method, duration=duration, **PARAMS),
+                  record_every=1)
+    t = ds.time.values
+    exact = continuous_solution(t, **PARAMS)
+    return np.max(np.abs(ds.rate.values[:, 0] - exact))
+
+
+@pytest.mark.parametrize("method, order", [("exp_euler", 1), ("euler", 1), ("rk4", 4)])
+def test_convergence_order(method, order):
+    errors = [_error_vs_continuous(dt, method) for dt in (4e-4, 2e-4, 1e-4)]
+    rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    # observed order within 0.15 of the nominal: the leading error term dominates at these
+    # dt (dt/tau = 0.01 to 0.04); higher-order terms shift the ratio by O(dt/tau)
+    assert np.all(np.abs(rates - order) < 0.15), (errors, rates)
+
+
+def test_exp_euler_within_order_dt_of_continuous_response():
+    # exponential Euler with the input held over a step lags the continuous solution by
+    # dt/2 in phase: error <= gain I1 w dt (a generous O(dt) bound, factor 2 margin)
+    bound = PARAMS["gain"] * PARAMS["I1"] * 2 * np.pi * PARAMS["freq"] * 1e-4
+    assert _error_vs_continuous(1e-4, "exp_euler") < bound
+
+
+def small_network(form="rate", noise="ou"):
+    noise_spec = Noise(kind=noise, sigma=0.3, tau=0.004)
+    pops = (Population("E", tau=0.01, transfer=LeakyReLU(2.0, 0.2, 0.1), size=3, form=form,
+                       init=0.5),
+            Population("I", tau=0.005, transfer=Softplus(1.5, 0.0, 3.0), size=2, form=form))
+    drives = {"E": Drive(I0=0.5, I1=(0.2, 0.4, 0.6), freq=(10.0, 10.0, 25.0), phase=0.3,
+                         steps=(Step(start=0.004, stop=0.012, amplitude=0.7),),
+                         noise=noise_spec),
+              "I": Drive(I0=0.1, noise=noise_spec)}
+    conns = (Connection("EE", "E", "E", kind="gaussian", weight=0.5, g=0.4, seed=3),
+             Connection("IE", "E", "I", kind="full", weight=0.8),
+             Connection("EI", "I", "E", kind="sparse", weight=-0.6, probability=0.7, seed=4))
+    return Model(populations=pops, drives=drives, connections=conns,
+                 simulation=Simulation(dt=2e-4, duration=0.03, seed=5))
+
+
+@pytest.mark.parametrize("form, noise", [("rate", "ou"), ("voltage", "white")])
+@pytest.mark.parametrize("method", ["exp_euler", "euler", "rk4"])
+def test_network_kernel_equals_numpy_oracle(form, noise, method):
+    model = small_network(form, noise)
+    ds = simulate(model, method=method, record_every=1)
+    expected = reference_run(model, seed=5, method=method)
+    # same arithmetic in another order (BLAS vs numpy matmul, phasor vs sin): rounding only
+    np.testing.assert_allclose(ds.rate.values, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["exp_euler", "euler", "rk4"])
+def test_uncoupled_kernel_equals_numpy_oracle(method):
+    model = small_network("voltage", "ou").replace(connections=())
+    ds = simulate(model, method=method, record_every=1)
+    expected = reference_run(model, seed=5, method=method)
+    np.testing.assert_allclose(ds.rate.values, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_chunked_run_equals_single_run_bit_for_bit(coupled):
+    model = small_network("rate", "ou")
+    if not coupled:
+        model = model.replace(connections=())
+    whole = simulate(model, duration=0.3, record_every=3)
+    pieces = simulate(model, duration=0.3, record_every=3, chunk_steps=97)
+    assert np.array_equal(whole.rate.values, pieces.rate.values)
+    assert np.array_equal(whole.amplitude.values, pieces.amplitude.values, equal_nan=True)
+
+
+def test_same_bits_whatever_the_thread_count():
+    model = small_network("rate", "white").replace(connections=())
+    batch = {"populations.E.transfer.alpha": np.linspace(0, 1, 8)}
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = simulate(model, batch=batch, duration=0.1)
+        numba.set_num_threads(max(2, before))
+        many = simulate(model, batch=batch, duration=0.1)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one.rate.values, many.rate.values)
+
+
+def test_batch_element_equals_individual_run():
+    model = load_model("models/single_neuron.toml").with_values(
+        {"drives.E.noise": {"kind": "ou", "sigma": 0.2, "tau": 0.005}})
+    alphas = np.array([0.0, 0.3, 1.0])
+    freqs = np.array([2.0, 7.0, 40.0])
+    batch = simulate(model, batch={"populations.E.transfer.alpha": alphas,
+                                   "drives.E.freq": freqs}, duration=1.2)
+    for b, (alpha, freq) in enumerate(zip(alphas, freqs, strict=True)):
+        single = simulate(model.with_values({"populations.E.transfer.alpha": alpha,
+                                             "drives.E.freq": freq}), duration=1.2)
+        # same kernel, same unit arithmetic, same noise stream: identical bits
+        assert np.array_equal(batch.rate.values[b], single.rate.values)
+        assert np.array_equal(batch.amplitude.values[b], single.amplitude.values)
+    assert list(batch.alpha.values) == list(alphas)
+    assert batch.alpha.attrs["path"] == "populations.E.transfer.alpha"
+
+
+def test_coupled_batch_element_equals_individual_run():
+    model = load_model("models/ei_pair.toml")
+    weights = np.array([-0.5, -1.0, -2.0])
+    batch = simulate(model, batch={"connections.EI.weight": weights}, duration=0.5,
+                     transient=0.1)
+    for b, weight in enumerate(weights):
+        single = simulate(model.with_values({"connections.EI.weight": weight}), duration=0.5,
+                          transient=0.1)
+        # per-copy W goes through a matrix-vector product either way; allow rounding
+        np.testing.assert_allclose(batch.rate.values[b], single.rate.values, rtol=1e-13,
+                                   atol=1e-13)
+
+
+def test_noise_generator_moments():
+    x = kernels.normals(np.uint64(12345), 0, 400_000, 0)
+    n = x.size
+    # standard errors: mean 1/sqrt(n), variance sqrt(2/n), 4th moment sqrt(96/n); 5 SE
+    assert abs(x.mean()) < 5 / math.sqrt(n)
+    assert abs(x.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs(np.mean(x**4) - 3) < 5 * math.sqrt(96 / n)
+    # consecutive draws uncorrelated: lag-1 correlation SE 1/sqrt(n)
+    assert abs(np.corrcoef(x[:-1], x[1:])[0, 1]) < 5 / math.sqrt(n)
+
+
+def test_ou_filtered_stationary_variance():
+    """Voltage-form linear unit driven by OU noise: exact discrete-time variance.
+
+    v' = a v + (1 - a) eta, eta' = b eta + sigma sqrt(1 - b^2) xi, eta stationary from the
+    start. v = (1 - a) sum_j a^j eta_{n-j} gives
+    Var v = (1 - a)^2 sigma^2 (1 + a b) / ((1 - a^2)(1 - a b)).
+    """
+    tau, ou_tau, sigma, dt, size = 0.01, 0.005, 0.8, 1e-4, 20000
+    model = single_population(LeakyReLU(1.0, 0.0, 1.0), tau=tau, form="voltage", size=size,
+                              drive=Drive(noise=Noise("ou", sigma, ou_tau)), dt=dt,
+                              duration=0.15, seed=3, record="state", record_every=500)
+    ds = simulate(model)
+    a, b = math.exp(-dt / tau), math.exp(-dt / ou_tau)
+    expected = (1 - a)**2 * sigma**2 * (1 + a * b) / ((1 - a * a) * (1 - a * b))
+    sample = ds.state.isel(time=-1).values  # t = 0.1495 s: 15 tau, v started at 0: e^-30
+    # independent neurons: the sample variance has relative SE sqrt(2/(n-1)) = 1.0 %; 4 SE
+    assert sample.var(ddof=1) == pytest.approx(expected, rel=4 * math.sqrt(2 / (size - 1)))
+    assert abs(sample.mean()) < 4 * math.sqrt(expected / size)
+
+
+def test_white_noise_stationary_variance_is_sigma_squared_over_two():
+    tau, sigma, size = 0.02, 0.5, 20000
+    model = single_population(LeakyReLU(1.0, 0.0, 1.0), tau=tau, form="voltage", size=size,
+                              drive=Drive(noise=Noise("white", sigma)), dt=1e-4,
+                              duration=0.3, seed=9, record="state", record_every=1000)
+    v = simulate(model).state.isel(time=-1).values  # 14.5 tau after start: e^-29
+    # exponential Euler integrates the white noise exactly: Var = sigma^2 / 2; 4 SE
+    assert v.var(ddof=1) == pytest.approx(sigma**2 / 2, rel=4 * math.sqrt(2 / (size - 1)))
+
+
+def test_record_downsampling_takes_every_nth_sample():
+    model = small_network().replace(connections=())
+    full = simulate(model, record_every=1)
+    sparse = simulate(model, record_every=7)
+    np.testing.assert_array_equal(sparse.rate.values, full.rate.values[::7])
+    np.testing.assert_allclose(np.diff(sparse.time.values), 7 * 2e-4, rtol=1e-12)
+
+
+def test_float32_close_to_float64():
+    model = load_model("models/ei_pair.toml")
+    double = simulate(model, duration=0.5, transient=0.0)
+    single = simulate(model, duration=0.5, transient=0.0, dtype="float32")
+    assert single.rate.dtype == np.float32
+    # float32 state rounding (6e-8 relative) accumulated over a contracting dynamics
+    np.testing.assert_allclose(single.rate.values, double.rate.values, rtol=1e-5, atol=1e-5)
+
+
+def test_sparse_and_dense_coupling_agree():
+    model = load_model("models/random_network.toml")
+    options = dict(duration=0.05, transient=0.0, neurons=range(0, 1000, 50))
+    dense = simulate(model, coupling="dense", **options)
+    sparse = simulate(model, coupling="sparse", **options)
+    np.testing.assert_allclose(sparse.rate.values, dense.rate.values, rtol=1e-12, atol=1e-12)
+
+
+def test_pulse_train_and_step_drive_the_unit():
+    pulses = {"start": 0.01, "period": 0.02, "width": 0.005, "amplitude": 2.0}
+    model = single_population(LeakyReLU(1.0, 0.0, 1.0), tau=0.001, form="voltage",
+                              drive=Drive(pulses=(pulses,), steps=(Step(0.05, 1.0, 0.06),)),
+                              dt=1e-4, duration=0.08, record="state")
+    ds = simulate(model)
+    drive = model.drive("E").deterministic(ds.time.values)[:, 0]
+    expected = np.zeros_like(drive)
+    a = math.exp(-1e-4 / 0.001)
+    for n in range(1, drive.size):
+        expected[n] = a * expected[n - 1] + (1 - a) * drive[n - 1]
+    np.testing.assert_allclose(ds.state.values[:, 0], expected, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------- errors
+def test_non_finite_state_raises_simulation_error_naming_time_and_neuron():
+    model = single_population(LeakyReLU(1.0, 0.0, 1.0), tau=0.01, drive=Drive(I0=1.0),
+                              dt=1e-4, duration=1.0)
+    model = model.replace(connections=(Connection("EE", "E", "E", weight=500.0),))
+    with pytest.raises(SimulationError, match=r"t = 0\.\d+ s .* neuron 0 \(population 'E'\)"):
+        simulate(model)
+
+
+def test_uncoupled_overflow_raises_simulation_error():
+    from neurorect import PowerLaw
+
+    model = single_population(PowerLaw(1.0, 0.0, 2.0), tau=0.01, form="voltage",
+                              drive=Drive(I0=1e200), dt=1e-4, duration=0.1)
+    with pytest.raises(SimulationError, match=r"non-finite state at t = .* neuron 0"):
+        simulate(model)
+
+
+def test_oversized_recording_is_refused_before_allocating():
+    model = load_model("models/random_network.toml")
+    with pytest.raises(ModelError, match=r"recording would need 0\.07 GiB.*record_every"):
+        simulate(model, duration=10.0, record_every=10, max_record_bytes=2**20)
+
+
+def test_bad_simulate_arguments():
+    model = load_model("models/single_neuron.toml")
+    with pytest.raises(ModelError, match=r"dtype = 'float16'.*'float64' or 'float32'"):
+        simulate(model, dtype="float16")
+    with pytest.raises(ModelError, match=r"neurons = 3.*0 <= index < 1"):
+        simulate(model, neurons=[3])
+    with pytest.raises(ModelError, match=r"simulation.method = 'rk5'.*did you mean 'rk4'"):
+        simulate(model, method="rk5")
+    with pytest.raises(ModelError, match=r"populations.E.size.*cannot be batched"):
+        simulate(model, batch={"populations.E.size": [1, 2]})
+    with pytest.raises(ModelError, match=r"populations.E.transfer.alpha = 1.2.*0 <= alpha <= 1"):
+        simulate(model, batch={"populations.E.transfer.alpha": [0.5, 1.2]})
