@@ -1,14 +1,23 @@
-"""The ``neurorect`` command: ``run`` (more subcommands register themselves below)."""
+"""The ``neurorect`` command: ``run``, ``response``, ``sweep``, ``crossval``, ``plot``.
+
+``run`` lives here; each other subcommand lives in a light module ``neurorect._cli_<name>``
+exposing ``register(subparsers)``, whose handler imports the heavy machinery only when run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
 from neurorect.errors import NeurorectError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+_SUBCOMMAND_MODULES = ("neurorect._cli_response", "neurorect._cli_sweep",
+                       "neurorect._cli_crossval", "neurorect._cli_plot")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -84,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", help="figure of the rate traces (e.g. run.png)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_cmd_run)
+    for name in _SUBCOMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(sub)
     return parser
 
 

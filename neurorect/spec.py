@@ -48,7 +48,7 @@ from neurorect.units import to_si
 
 __all__ = [
     "Population", "Connection", "Simulation", "Model", "load_model", "dump_model",
-    "model_from_dict", "single_population", "METHODS", "FORMS",
+    "model_from_dict", "single_population", "LIFNeuron", "METHODS", "FORMS",
 ]
 
 FORMS = ("rate", "voltage")
@@ -237,7 +237,56 @@ class Simulation:
         _integer("n_harmonics", self.n_harmonics, low=1)
 
 
-_TOP_KEYS = ("name", "description", "simulation", "populations", "drives", "connections")
+@dataclass(frozen=True)
+class LIFNeuron:
+    """The leaky integrate-and-fire neuron a rate population is matched to (``[lif]`` table).
+
+    Brunel's convention: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, voltages from
+    rest. The input ``mu(t)`` is the matched population's drive (``drives.<population>``),
+    in volts.
+
+    Parameters
+    ----------
+    population : str
+        The rate population whose drive the LIF neurons receive.
+    tau_m : float
+        Membrane time constant, s.
+    v_th, v_reset : float
+        Threshold and reset, V (``v_reset < v_th``).
+    t_ref : float
+        Absolute refractory period, s.
+    sigma : float
+        Noise amplitude, V (free membrane standard deviation ``sigma / sqrt(2)``).
+    n_neurons : int
+        LIF neurons per condition.
+    dt : float
+        Brian2 time step, s.
+    """
+
+    population: str = "E"
+    tau_m: float = 0.02
+    v_th: float = 0.02
+    v_reset: float = 0.01
+    t_ref: float = 0.002
+    sigma: float = 0.005
+    n_neurons: int = 1000
+    dt: float = 5e-5
+
+    def __post_init__(self) -> None:
+        for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
+            object.__setattr__(self, name, float(_si(name, getattr(self, name))))
+        check_range("tau_m", self.tau_m, low=0.0, low_open=True, high=math.inf,
+                    high_open=True, unit="s")
+        check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
+                    unit="V")
+        check_range("t_ref", self.t_ref, low=0.0, high=math.inf, high_open=True, unit="s")
+        check_range("sigma", self.sigma, low=0.0, high=math.inf, high_open=True, unit="V")
+        check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
+        _integer("n_neurons", self.n_neurons, low=1)
+
+
+_TOP_KEYS = ("name", "description", "simulation", "populations", "drives", "connections",
+             "lif")
 
 
 @dataclass(frozen=True)
@@ -254,6 +303,7 @@ class Model:
     simulation: Simulation = field(default_factory=Simulation)
     name: str = "model"
     description: str = ""
+    lif: LIFNeuron | None = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -280,6 +330,10 @@ class Model:
                 except ModelError as error:
                     raise error.in_context(prefix=f"drives.{pop_name}",
                                            file=self.source) from None
+        if self.lif is not None and self.lif.population not in names:
+            raise ModelError(f"unknown population{closest_hint(self.lif.population, names)}",
+                             key="lif.population", value=self.lif.population,
+                             allowed=", ".join(names), file=self.source)
         for conn in self.connections:
             for end in ("pre", "post"):
                 if getattr(conn, end) not in names:
@@ -418,6 +472,8 @@ class Model:
                     entry["autapses"] = True
                 conns[c.name] = entry
             out["connections"] = conns
+        if self.lif is not None:
+            out["lif"] = {f.name: getattr(self.lif, f.name) for f in fields(LIFNeuron)}
         return out
 
 
@@ -505,9 +561,15 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
     connections = [build(f"connections.{n}", _connection_from_dict, n, d)
                    for n, d in table("connections").items()]
     simulation = build("simulation", _simulation_from_dict, table("simulation"))
+    lif = build("lif", _lif_from_dict, data["lif"]) if "lif" in data else None
     return Model(populations=populations, drives=drives, connections=connections,
                  simulation=simulation, name=str(data.get("name", "model")),
-                 description=str(data.get("description", "")), source=source)
+                 description=str(data.get("description", "")), lif=lif, source=source)
+
+
+def _lif_from_dict(data: dict[str, Any]) -> LIFNeuron:
+    _check_keys("", data, [f.name for f in fields(LIFNeuron)])
+    return LIFNeuron(**data)
 
 
 def load_model(path: str | Path) -> Model:
@@ -577,6 +639,9 @@ def dumps_model(model: Model) -> str:
         for name, table in data.get(group, {}).items():
             lines += ["", f"[{group}.{_toml_key(name)}]"]
             lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+    if "lif" in data:
+        lines += ["", "[lif]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in data["lif"].items()]
     return "\n".join(lines) + "\n"
 
 
