@@ -166,6 +166,17 @@ class LeakyReLU(Transfer):
     def lipschitz(self) -> float:
         return self.gain  # alpha <= 1
 
+    def breakpoints(self) -> tuple[float, ...]:
+        """Inputs (drive units) where the slope changes: the threshold and the clip points."""
+        points = {self.threshold}
+        for bound in (self.rate_min, self.rate_max):
+            if math.isfinite(bound):
+                excess = bound - self.baseline
+                slope = self.gain if excess >= 0 else self.gain * self.alpha
+                if slope > 0:
+                    points.add(self.threshold + excess / slope)
+        return tuple(sorted(points))
+
     @property
     def is_clipped(self) -> bool:
         """True if either clipping bound is finite."""
