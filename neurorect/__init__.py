@@ -1,7 +1,9 @@
 """neurorect: rectifier rate neurons, exact Fourier theory, and spiking cross-validation.
 
-Public names are listed in ``__all__``. The simulation entry points (which load Numba) are
-imported on first use, so ``import neurorect.fourier`` or ``neurorect.theory`` stays light.
+Public names are listed in ``__all__``. ``frequency_response`` and ``run_sweep`` are imported
+on first use. ``simulate`` is imported eagerly: the function shares its name with its module,
+and only an eager import guarantees ``neurorect.simulate`` is the function whatever was
+imported before.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from neurorect.drive import Drive, Noise, PulseTrain, Step
 from neurorect.errors import ModelError, NeurorectError, SimulationError
+from neurorect.simulate import simulate
 from neurorect.spec import (
     Connection,
     Model,
@@ -35,7 +38,6 @@ from neurorect.transfer import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "simulate": "neurorect.simulate",
     "frequency_response": "neurorect.response",
     "run_sweep": "neurorect.sweeps",
 }
@@ -44,7 +46,8 @@ __all__ = [
     "Connection", "Drive", "ELU", "GELU", "LIFTransfer", "LeakyReLU", "Model", "ModelError",
     "Noise", "NeurorectError", "Population", "PowerLaw", "PulseTrain", "ReLU", "Sigmoid",
     "Simulation", "SimulationError", "Softplus", "Step", "Transfer", "__version__",
-    "dump_model", "load_model", "single_population", *_LAZY,
+    "dump_model", "load_model", "simulate", "single_population", "frequency_response",
+    "run_sweep",
 ]
 
 

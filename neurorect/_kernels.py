@@ -162,10 +162,15 @@ def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, 
                   fail):
     """Advance independent units ``n_steps`` steps from global step ``step0``.
 
-    Parallel over units (each thread runs whole time loops). ``fail[u]`` is set to the global
-    step at which unit u's state first became non-finite (and that unit stops there).
+    Parallel over units; each thread runs the whole time loop of its units. Everything a
+    step touches is a scalar local (the mean and the fundamental's running sums included;
+    higher harmonics in a small local array), so the loop carries no memory dependency.
+    ``fail[u]`` gets the global step at which unit u's rate or state became non-finite
+    (and that unit stops there).
     """
     n_units = state.shape[0]
+    n_sums = acc.shape[1]
+    has_pulses = pulses.shape[1] > 0
     for u in prange(n_units):
         code = kinds[u, 0]
         form = kinds[u, 1]
@@ -175,7 +180,6 @@ def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, 
         one_minus_a = -math.expm1(-dt / tau)
         base = params[u, I0]
         amp = params[u, SIN_AMP]
-        has_pulses = pulses.shape[1] > 0
         ou_sigma = params[u, OU_SIGMA]
         ou_tau = params[u, OU_TAU]
         ou_a = math.exp(-dt / ou_tau) if ou_sigma > 0.0 else 0.0
@@ -196,12 +200,14 @@ def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, 
         key = keys[u]
         x = state[u]
         eta = ou[u]
+        mean_sum = acc[u, 0].real
+        first_sum = acc[u, 1]
+        higher = acc[u, 2:].copy()
         z, zs = _synced_phasors(params, u, step0, dt, rotation, stat_rotation)
         for n in range(step0, step0 + n_steps):
             if n % RESYNC == 0:
                 z = _drive_phasor(params, u, n, dt)
                 zs = _stat_phasor(params, u, n, dt)
-            t = n * dt
             rate = _rate_of(code, p, form, x)
             if not math.isfinite(rate):
                 fail[u] = n
@@ -210,16 +216,23 @@ def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, 
                 record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \
                     else x
             if n >= win0 and n < win1:
-                _accumulate(acc, u, rate, zs)
+                mean_sum += rate
+                first_sum += rate * zs
+                if n_sums > 2:
+                    power = zs
+                    for k in range(n_sums - 2):
+                        power *= zs
+                        higher[k] += rate * power
             drive = base + amp * z.imag + eta
             if has_pulses:
-                drive += _pulses_at(pulses, u, t)
+                drive += _pulses_at(pulses, u, n * dt)
             if method == EXP_EULER:
                 target = drive if form == VOLTAGE_FORM else transfer_value(code, p, drive)
                 x = a * x + one_minus_a * target
             elif method == EULER:
                 x = x + dt * _rhs(code, p, form, tau, x, drive)
             else:
+                t = n * dt
                 z_mid = z * half
                 mid = base + amp * z_mid.imag + eta
                 end = base + amp * (z_mid * half).imag + eta
@@ -242,6 +255,9 @@ def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, 
             zs *= stat_rotation
         state[u] = x
         ou[u] = eta
+        acc[u, 0] = mean_sum
+        acc[u, 1] = first_sum
+        acc[u, 2:] = higher
 
 
 # ------------------------------------------------------------------------------ network
