@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from neurorect._transfer_kernels import transfer_value
+from neurorect._transfer_kernels import LEAKY_RELU, transfer_value
 
 # params columns
 TAU, I0, SIN_AMP, SIN_FREQ, SIN_PHASE, OU_SIGMA, OU_TAU, WHITE_SIGMA, STAT_FREQ = range(9)
@@ -82,6 +82,25 @@ def normal_at(key, step, channel):
     u1 = (float(h1 >> _S11) + 1.0) * _INV53  # (0, 1]
     u2 = float(h2 >> _S11) * _INV53
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(TWO_PI * u2)
+
+
+@njit(cache=True)
+def stream_keys(seeds, n_neurons):
+    """Keys of every (seed, neuron) pair, shape (len(seeds) * n_neurons,), seed-major."""
+    keys = np.empty(seeds.size * n_neurons, dtype=np.uint64)
+    for b in range(seeds.size):
+        for i in range(n_neurons):
+            keys[b * n_neurons + i] = stream_key(seeds[b], i)
+    return keys
+
+
+@njit(cache=True)
+def initial_normals(keys, salt):
+    """One standard normal per key from a separate stream (``key ^ salt``)."""
+    out = np.empty(keys.size)
+    for u in range(keys.size):
+        out[u] = normal_at(keys[u] ^ salt, 0, 0)
+    return out
 
 
 @njit(cache=True)
@@ -156,108 +175,286 @@ def _rhs(code, p, form, tau, state, total_input):
 
 
 # ------------------------------------------------------------------------------ uncoupled
+BLOCK = 64  # units per block: one thread runs a block's whole time loop
+
+
 @njit(cache=True, parallel=True)
 def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, params,
                   tparams, pulses, windows, keys, state, ou, acc, record_map, record_out,
                   fail):
     """Advance independent units ``n_steps`` steps from global step ``step0``.
 
-    Parallel over units; each thread runs the whole time loop of its units. Everything a
-    step touches is a scalar local (the mean and the fundamental's running sums included;
-    higher harmonics in a small local array), so the loop carries no memory dependency.
-    ``fail[u]`` gets the global step at which unit u's rate or state became non-finite
-    (and that unit stops there).
+    Parallel over blocks of ``BLOCK`` units (each thread runs whole time loops). A block of
+    noise-free, pulse-free leaky-ReLU units of one form under exponential Euler takes the
+    vectorised path (:func:`_lrelu_block`: units innermost, structure of arrays, SIMD); any
+    other block the general per-unit path (:func:`_advance_unit`). Both perform the same
+    floating-point operations in the same order, so they give the same bits.
+    ``fail[u]`` gets the global step at which unit u's rate or state became non-finite.
     """
     n_units = state.shape[0]
-    n_sums = acc.shape[1]
-    has_pulses = pulses.shape[1] > 0
-    for u in prange(n_units):
-        code = kinds[u, 0]
-        form = kinds[u, 1]
-        p = tparams[u]
-        tau = params[u, TAU]
-        a = math.exp(-dt / tau)
-        one_minus_a = -math.expm1(-dt / tau)
-        base = params[u, I0]
-        amp = params[u, SIN_AMP]
-        ou_sigma = params[u, OU_SIGMA]
-        ou_tau = params[u, OU_TAU]
-        ou_a = math.exp(-dt / ou_tau) if ou_sigma > 0.0 else 0.0
-        ou_b = ou_sigma * math.sqrt(-math.expm1(-2.0 * dt / ou_tau)) if ou_sigma > 0.0 else 0.0
-        white = params[u, WHITE_SIGMA]
-        if method == EXP_EULER:
-            white_b = white * math.sqrt(-0.5 * math.expm1(-2.0 * dt / tau))
+    n_blocks = (n_units + BLOCK - 1) // BLOCK
+    for block in prange(n_blocks):
+        first = block * BLOCK
+        size = min(BLOCK, n_units - first)
+        if _block_is_simple(method, kinds, params, pulses, first, size):
+            _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kinds,
+                         params, tparams, windows, state, acc, record_map, record_out, fail)
         else:
-            white_b = white * math.sqrt(dt / tau)
+            for u in range(first, first + size):
+                _advance_unit(u, step0, n_steps, dt, method, record_kind, record_every,
+                              kinds, params, tparams, pulses, windows, keys, state, ou, acc,
+                              record_map, record_out, fail)
+
+
+@njit(cache=True)
+def _block_is_simple(method, kinds, params, pulses, first, size):
+    if method != EXP_EULER:
+        return False
+    form = kinds[first, 1]
+    for u in range(first, first + size):
+        if kinds[u, 0] != LEAKY_RELU or kinds[u, 1] != form:
+            return False
+        if params[u, OU_SIGMA] > 0.0 or params[u, WHITE_SIGMA] > 0.0:
+            return False
+        for j in range(pulses.shape[1]):
+            if not math.isinf(pulses[u, j, P_START]):
+                return False
+    return True
+
+
+# fields of the vectorised block path: read-only parameters and evolving state
+(B_A, B_B, B_BASE, B_AMP, B_GAIN, B_THRESHOLD, B_ALPHA, B_RATE_MIN, B_RATE_MAX, B_BASELINE,
+ B_ROT_R, B_ROT_I, B_SROT_R, B_SROT_I, B_W0, B_W1) = range(16)
+N_BLOCK_PARAMS = 16
+S_X, S_ZR, S_ZI, S_SR, S_SI, S_RATE, S_SUM0 = range(7)
+N_BLOCK_STATE = 7
+
+
+@njit(cache=True)
+def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kinds, params,
+                 tparams, windows, state, acc, record_map, record_out, fail):
+    """Exponential Euler for a block of leaky-ReLU units, units innermost (SIMD-friendly).
+
+    Same arithmetic as :func:`_advance_unit` with ``transfer_value``: rate form
+    ``x' = a x + (1 - a) clip(baseline + gain max-leak(u))``, voltage form
+    ``x' = a x + (1 - a) I``; phasors are kept as real and imaginary parts and multiplied
+    as numba multiplies complex numbers. Parameters and state are (field, BLOCK) arrays with
+    the compile-time block size, so every access has a constant stride and the compiler can
+    vectorise the unit loops; padding units (beyond ``size``) compute harmless values.
+    """
+    voltage = kinds[first, 1] == VOLTAGE_FORM
+    n_sums = acc.shape[1]
+    P = np.zeros((N_BLOCK_PARAMS, BLOCK))
+    S = np.zeros((N_BLOCK_STATE, BLOCK))
+    sums = np.zeros((2 * (n_sums - 1), BLOCK))  # real, imaginary parts of k = 1..K
+    power = np.zeros((2, BLOCK))
+    P[B_A, :] = 1.0
+    P[B_ROT_R, :] = 1.0
+    P[B_SROT_R, :] = 1.0
+    P[B_RATE_MIN, :] = -np.inf
+    P[B_RATE_MAX, :] = np.inf
+    for j in range(size):
+        u = first + j
+        tau = params[u, TAU]
+        P[B_A, j] = math.exp(-dt / tau)
+        P[B_B, j] = -math.expm1(-dt / tau)
+        P[B_BASE, j] = params[u, I0]
+        P[B_AMP, j] = params[u, SIN_AMP]
+        P[B_GAIN, j] = tparams[u, 0]
+        P[B_THRESHOLD, j] = tparams[u, 1]
+        P[B_ALPHA, j] = tparams[u, 2]
+        P[B_RATE_MIN, j] = tparams[u, 3]
+        P[B_RATE_MAX, j] = tparams[u, 4]
+        P[B_BASELINE, j] = tparams[u, 5]
         half = complex(math.cos(math.pi * params[u, SIN_FREQ] * dt),
                        math.sin(math.pi * params[u, SIN_FREQ] * dt))
         rotation = half * half
         stat_rotation = complex(math.cos(TWO_PI * params[u, STAT_FREQ] * dt),
                                 -math.sin(TWO_PI * params[u, STAT_FREQ] * dt))
-        win0 = windows[u, 0]
-        win1 = windows[u, 1]
-        column = record_map[u]
-        key = keys[u]
-        x = state[u]
-        eta = ou[u]
-        mean_sum = acc[u, 0].real
-        first_sum = acc[u, 1]
-        higher = acc[u, 2:].copy()
+        P[B_ROT_R, j], P[B_ROT_I, j] = rotation.real, rotation.imag
+        P[B_SROT_R, j], P[B_SROT_I, j] = stat_rotation.real, stat_rotation.imag
         z, zs = _synced_phasors(params, u, step0, dt, rotation, stat_rotation)
-        for n in range(step0, step0 + n_steps):
-            if n % RESYNC == 0:
-                z = _drive_phasor(params, u, n, dt)
-                zs = _stat_phasor(params, u, n, dt)
-            rate = _rate_of(code, p, form, x)
-            if not math.isfinite(rate):
-                fail[u] = n
-                break
-            if column >= 0 and n % record_every == 0:
-                record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \
-                    else x
-            if n >= win0 and n < win1:
-                mean_sum += rate
-                first_sum += rate * zs
-                if n_sums > 2:
-                    power = zs
-                    for k in range(n_sums - 2):
-                        power *= zs
-                        higher[k] += rate * power
-            drive = base + amp * z.imag + eta
-            if has_pulses:
-                drive += _pulses_at(pulses, u, n * dt)
-            if method == EXP_EULER:
-                target = drive if form == VOLTAGE_FORM else transfer_value(code, p, drive)
-                x = a * x + one_minus_a * target
-            elif method == EULER:
-                x = x + dt * _rhs(code, p, form, tau, x, drive)
+        S[S_ZR, j], S[S_ZI, j], S[S_SR, j], S[S_SI, j] = z.real, z.imag, zs.real, zs.imag
+        P[B_W0, j] = windows[u, 0]
+        P[B_W1, j] = windows[u, 1]
+        S[S_X, j] = state[u]
+        S[S_SUM0, j] = acc[u, 0].real
+        for k in range(1, n_sums):
+            sums[2 * (k - 1), j] = acc[u, k].real
+            sums[2 * (k - 1) + 1, j] = acc[u, k].imag
+    for n in range(step0, step0 + n_steps):
+        if n % RESYNC == 0:
+            for j in range(size):
+                z = _drive_phasor(params, first + j, n, dt)
+                zs = _stat_phasor(params, first + j, n, dt)
+                S[S_ZR, j], S[S_ZI, j], S[S_SR, j], S[S_SI, j] = (z.real, z.imag, zs.real,
+                                                                  zs.imag)
+        step = float(n)
+        if voltage:
+            for j in range(BLOCK):
+                v = S[S_X, j] - P[B_THRESHOLD, j]
+                r = P[B_BASELINE, j] + P[B_GAIN, j] * (v if v >= 0.0 else P[B_ALPHA, j] * v)
+                r = P[B_RATE_MIN, j] if r < P[B_RATE_MIN, j] else r
+                S[S_RATE, j] = P[B_RATE_MAX, j] if r > P[B_RATE_MAX, j] else r
+        else:
+            for j in range(BLOCK):
+                S[S_RATE, j] = S[S_X, j]
+        if n % record_every == 0:
+            for j in range(size):
+                column = record_map[first + j]
+                if column >= 0:
+                    record_out[n // record_every, column] = (
+                        S[S_RATE, j] if record_kind == RECORD_RATE else S[S_X, j])
+        for j in range(BLOCK):
+            r = S[S_RATE, j]
+            inside = step >= P[B_W0, j] and step < P[B_W1, j]
+            S[S_SUM0, j] = S[S_SUM0, j] + r if inside else S[S_SUM0, j]
+            drive = P[B_BASE, j] + P[B_AMP, j] * S[S_ZI, j]
+            if voltage:
+                target = drive
             else:
-                t = n * dt
-                z_mid = z * half
-                mid = base + amp * z_mid.imag + eta
-                end = base + amp * (z_mid * half).imag + eta
-                if has_pulses:
-                    mid += _pulses_at(pulses, u, t + 0.5 * dt)
-                    end += _pulses_at(pulses, u, t + dt)
-                k1 = _rhs(code, p, form, tau, x, drive)
-                k2 = _rhs(code, p, form, tau, x + 0.5 * dt * k1, mid)
-                k3 = _rhs(code, p, form, tau, x + 0.5 * dt * k2, mid)
-                k4 = _rhs(code, p, form, tau, x + dt * k3, end)
-                x = x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-            if white > 0.0:
-                x += white_b * normal_at(key, n, 1)
-            if ou_sigma > 0.0:
-                eta = ou_a * eta + ou_b * normal_at(key, n, 0)
-            if not math.isfinite(x):
-                fail[u] = n + 1
-                break
-            z *= rotation
-            zs *= stat_rotation
-        state[u] = x
-        ou[u] = eta
-        acc[u, 0] = mean_sum
-        acc[u, 1] = first_sum
-        acc[u, 2:] = higher
+                v = drive - P[B_THRESHOLD, j]
+                target = P[B_BASELINE, j] + P[B_GAIN, j] * (v if v >= 0.0
+                                                            else P[B_ALPHA, j] * v)
+                target = P[B_RATE_MIN, j] if target < P[B_RATE_MIN, j] else target
+                target = P[B_RATE_MAX, j] if target > P[B_RATE_MAX, j] else target
+            S[S_X, j] = P[B_A, j] * S[S_X, j] + P[B_B, j] * target
+            zr = S[S_ZR, j]
+            zi = S[S_ZI, j]
+            S[S_ZR, j] = zr * P[B_ROT_R, j] - zi * P[B_ROT_I, j]
+            S[S_ZI, j] = zr * P[B_ROT_I, j] + zi * P[B_ROT_R, j]
+        for j in range(BLOCK):
+            power[0, j] = S[S_SR, j]
+            power[1, j] = S[S_SI, j]
+        for k in range(n_sums - 1):
+            if k > 0:
+                for j in range(BLOCK):
+                    pr = power[0, j]
+                    pi_ = power[1, j]
+                    power[0, j] = pr * S[S_SR, j] - pi_ * S[S_SI, j]
+                    power[1, j] = pr * S[S_SI, j] + pi_ * S[S_SR, j]
+            for j in range(BLOCK):
+                r = S[S_RATE, j]
+                inside = step >= P[B_W0, j] and step < P[B_W1, j]
+                re = sums[2 * k, j] + (r * power[0, j] - 0.0 * power[1, j])
+                im = sums[2 * k + 1, j] + (r * power[1, j] + 0.0 * power[0, j])
+                sums[2 * k, j] = re if inside else sums[2 * k, j]
+                sums[2 * k + 1, j] = im if inside else sums[2 * k + 1, j]
+        for j in range(BLOCK):
+            sr = S[S_SR, j]
+            si = S[S_SI, j]
+            S[S_SR, j] = sr * P[B_SROT_R, j] - si * P[B_SROT_I, j]
+            S[S_SI, j] = sr * P[B_SROT_I, j] + si * P[B_SROT_R, j]
+    for j in range(size):
+        u = first + j
+        if not (math.isfinite(S[S_X, j]) and math.isfinite(S[S_SUM0, j])):
+            fail[u] = step0 + n_steps  # impossible for finite parameters; flagged at the
+            # chunk's end rather than tested every step
+        state[u] = S[S_X, j]
+        acc[u, 0] = S[S_SUM0, j]
+        for k in range(1, n_sums):
+            acc[u, k] = complex(sums[2 * (k - 1), j], sums[2 * (k - 1) + 1, j])
+
+
+@njit(cache=True, inline="never")
+def _advance_unit(u, step0, n_steps, dt, method, record_kind, record_every, kinds, params,
+                  tparams, pulses, windows, keys, state, ou, acc, record_map, record_out,
+                  fail):
+    """General path: one unit's whole time loop, any transfer, method, noise and pulses.
+
+    Everything a step touches is a scalar local (the mean and the fundamental's running
+    sums included; higher harmonics in a small local array), so the loop carries no memory
+    dependency. On a non-finite rate or state, ``fail[u]`` gets the global step and the
+    unit stops.
+    """
+    n_sums = acc.shape[1]
+    has_pulses = pulses.shape[1] > 0
+    code = kinds[u, 0]
+    form = kinds[u, 1]
+    p = tparams[u]
+    tau = params[u, TAU]
+    a = math.exp(-dt / tau)
+    one_minus_a = -math.expm1(-dt / tau)
+    base = params[u, I0]
+    amp = params[u, SIN_AMP]
+    ou_sigma = params[u, OU_SIGMA]
+    ou_tau = params[u, OU_TAU]
+    ou_a = math.exp(-dt / ou_tau) if ou_sigma > 0.0 else 0.0
+    ou_b = ou_sigma * math.sqrt(-math.expm1(-2.0 * dt / ou_tau)) if ou_sigma > 0.0 else 0.0
+    white = params[u, WHITE_SIGMA]
+    if method == EXP_EULER:
+        white_b = white * math.sqrt(-0.5 * math.expm1(-2.0 * dt / tau))
+    else:
+        white_b = white * math.sqrt(dt / tau)
+    half = complex(math.cos(math.pi * params[u, SIN_FREQ] * dt),
+                   math.sin(math.pi * params[u, SIN_FREQ] * dt))
+    rotation = half * half
+    stat_rotation = complex(math.cos(TWO_PI * params[u, STAT_FREQ] * dt),
+                            -math.sin(TWO_PI * params[u, STAT_FREQ] * dt))
+    win0 = windows[u, 0]
+    win1 = windows[u, 1]
+    column = record_map[u]
+    key = keys[u]
+    x = state[u]
+    eta = ou[u]
+    mean_sum = acc[u, 0].real
+    first_sum = acc[u, 1]
+    higher = acc[u, 2:].copy()
+    z, zs = _synced_phasors(params, u, step0, dt, rotation, stat_rotation)
+    for n in range(step0, step0 + n_steps):
+        if n % RESYNC == 0:
+            z = _drive_phasor(params, u, n, dt)
+            zs = _stat_phasor(params, u, n, dt)
+        rate = _rate_of(code, p, form, x)
+        if not math.isfinite(rate):
+            fail[u] = n
+            return
+        if column >= 0 and n % record_every == 0:
+            record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \
+                else x
+        if n >= win0 and n < win1:
+            mean_sum += rate
+            first_sum += rate * zs
+            if n_sums > 2:
+                power = zs
+                for k in range(n_sums - 2):
+                    power *= zs
+                    higher[k] += rate * power
+        drive = base + amp * z.imag + eta
+        if has_pulses:
+            drive += _pulses_at(pulses, u, n * dt)
+        if method == EXP_EULER:
+            target = drive if form == VOLTAGE_FORM else transfer_value(code, p, drive)
+            x = a * x + one_minus_a * target
+        elif method == EULER:
+            x = x + dt * _rhs(code, p, form, tau, x, drive)
+        else:
+            t = n * dt
+            z_mid = z * half
+            mid = base + amp * z_mid.imag + eta
+            end = base + amp * (z_mid * half).imag + eta
+            if has_pulses:
+                mid += _pulses_at(pulses, u, t + 0.5 * dt)
+                end += _pulses_at(pulses, u, t + dt)
+            k1 = _rhs(code, p, form, tau, x, drive)
+            k2 = _rhs(code, p, form, tau, x + 0.5 * dt * k1, mid)
+            k3 = _rhs(code, p, form, tau, x + 0.5 * dt * k2, mid)
+            k4 = _rhs(code, p, form, tau, x + dt * k3, end)
+            x = x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        if white > 0.0:
+            x += white_b * normal_at(key, n, 1)
+        if ou_sigma > 0.0:
+            eta = ou_a * eta + ou_b * normal_at(key, n, 0)
+        if not math.isfinite(x):
+            fail[u] = n + 1
+            return
+        z *= rotation
+        zs *= stat_rotation
+    state[u] = x
+    ou[u] = eta
+    acc[u, 0] = mean_sum
+    acc[u, 1] = first_sum
+    acc[u, 2:] = higher
 
 
 # ------------------------------------------------------------------------------ network

@@ -96,9 +96,8 @@ def _neuron_params(model: Model):
 
 def stream_keys(seeds: np.ndarray, n_neurons: int) -> np.ndarray:
     """Noise-stream keys, shape (B * N,): key(seed_b, neuron i), batch-major."""
-    unique, inverse = np.unique(seeds, return_inverse=True)
-    table = np.array([[kernels.stream_key(int(s), i) for i in range(n_neurons)] for s in unique],
-                     dtype=np.uint64)
+    unique, inverse = np.unique(np.asarray(seeds, dtype=np.int64), return_inverse=True)
+    table = kernels.stream_keys(unique, n_neurons).reshape(unique.size, n_neurons)
     return table[inverse].reshape(-1)
 
 
@@ -217,8 +216,7 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
             params[view, _DRIVE_COLUMNS[parts[2]]] = per_copy
 
     keys = stream_keys(seeds, n)
-    ou_init = np.array([kernels.normal_at(key ^ _INIT_SALT, 0, 0) for key in keys]) \
-        * params[:, kernels.OU_SIGMA]
+    ou_init = kernels.initial_normals(keys, _INIT_SALT) * params[:, kernels.OU_SIGMA]
 
     W = None
     coupling_paths = [p for p, k in kinds_by_path.items() if k == "coupling"]

@@ -64,11 +64,11 @@ def default_stat_freq(plan: Plan) -> np.ndarray:
     pair), when all driven units of that copy share one; else 0 (mean only)."""
     own = (plan.params[:, kernels.SIN_FREQ] * (plan.params[:, kernels.SIN_AMP] != 0.0)).reshape(
         plan.n_batch, plan.n_neurons)
-    out = own.copy()
-    for b in range(plan.n_batch):
-        driven = np.unique(own[b][own[b] > 0])
-        if driven.size == 1:
-            out[b][own[b] == 0] = driven[0]
+    positive = own > 0
+    highest = np.where(positive, own, -np.inf).max(axis=1)
+    lowest = np.where(positive, own, np.inf).min(axis=1)
+    common = np.where(highest == lowest, highest, 0.0)  # one driven frequency, else 0
+    out = np.where(positive, own, common[:, None])
     return out.reshape(-1)
 
 
@@ -96,8 +96,9 @@ def _record_layout(plan: Plan, neurons, record_every: int, n_steps: int, itemsiz
             "(r0, amplitude, phase)", key="record", value=record,
             allowed="a recording below max_record_bytes")
     record_map = np.full(plan.n_units, -1, dtype=np.int64)
-    for b in range(plan.n_batch):
-        record_map[b * n + chosen] = b * chosen.size + np.arange(chosen.size)
+    copies = np.arange(plan.n_batch)[:, None]
+    record_map[(copies * n + chosen).ravel()] = (copies * chosen.size
+                                                  + np.arange(chosen.size)).ravel()
     return chosen, record_map, np.zeros((n_rows, n_columns))
 
 
@@ -223,7 +224,10 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
             kernels.run_uncoupled(step0, steps, *common, state, ou, acc, record_map, record_out,
                             fail)
 
-    chunk = chunk_steps or int(min(n_steps, max(100, _CHUNK_UNIT_STEPS / plan.n_units)))
+    if chunk_steps is None:  # whole multiples of the phasor resync interval: no re-rotation
+        resync = kernels.RESYNC
+        chunk_steps = resync * max(1, int(_CHUNK_UNIT_STEPS / plan.n_units) // resync)
+    chunk = int(min(n_steps, chunk_steps))
     _run_chunks(advance, n_steps, chunk, progress, fail, plan, sim.dt)
     return _to_dataset(plan, sim, acc, windows, freq, chosen, record_out, dtype)
 

@@ -1,0 +1,235 @@
+"""Engine benchmark: neurorect vs a vectorised NumPy loop vs Brian2 (runtime Cython), one run.
+
+W1: 10,000 independent leaky-ReLU rate neurons, each with its own alpha and drive frequency,
+    20,000 steps of 0.1 ms, streaming mean and first harmonic (no trace memory).
+W2: dense random network (rate form, leaky ReLU, Gaussian coupling g/sqrt(N)), N = 1000 and
+    4000, 10,000 steps; compared with the bare ``W @ r`` product at the same N.
+
+Compile time is excluded everywhere (warm-up runs first). Threads are fixed: BLAS to one
+thread; neurorect's Numba kernels at 1 and at 2 threads (stated per row). Run by hand:
+
+    .venv/bin/python benchmarks/bench_engine.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from neurorect import Connection, Drive, LeakyReLU, simulate, single_population  # noqa: E402
+
+DT = 1e-4
+TAU = 0.01
+GAIN, THRESHOLD, I0, I1 = 10.0, 0.0, 0.2, 1.0
+
+
+def best_of(fn, repeats: int) -> float:
+    """Smallest wall time of ``repeats`` calls (s): the least disturbed by other load."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# ----------------------------------------------------------------------------- W1
+def w1_inputs(n: int):
+    rng = np.random.default_rng(0)
+    return rng.uniform(0.0, 1.0, n), rng.uniform(1.0, 100.0, n)
+
+
+def w1_neurorect(alphas, freqs, n_steps):
+    model = single_population(LeakyReLU(GAIN, THRESHOLD, 0.1), tau=TAU,
+                              drive=Drive(I0=I0, I1=I1, freq=5.0), dt=DT,
+                              duration=n_steps * DT, transient=0.0, record="none",
+                              n_harmonics=1)
+    batch = {"populations.E.transfer.alpha": alphas, "drives.E.freq": freqs}
+    return lambda: simulate(model, batch=batch, progress=False)
+
+
+def w1_numpy(alphas, freqs, n_steps):
+    def run():
+        a = np.exp(-DT / TAU)
+        rotation = np.exp(2j * np.pi * freqs * DT)
+        z = np.ones_like(rotation)
+        rate = np.zeros_like(alphas)
+        mean_sum = np.zeros_like(alphas)
+        first_sum = np.zeros_like(rotation)
+        for _ in range(n_steps):
+            mean_sum += rate
+            first_sum += rate * z.conjugate()
+            u = I0 + I1 * z.imag - THRESHOLD
+            rate = a * rate + (1 - a) * GAIN * np.maximum(u, alphas * u)
+            z *= rotation
+        return mean_sum, first_sum
+    return run
+
+
+def w1_brian2(alphas, freqs, n_steps):
+    import brian2 as b2
+
+    b2.prefs.codegen.target = "cython"
+    equations = """
+    dr/dt = (-r + phi) / tau : Hz
+    phi = gain * (int(u >= 0) * u + int(u < 0) * alpha * u) : Hz
+    u = I0 + I1 * sin(2 * pi * f * t) - threshold : 1
+    dmean_sum/dt = r : 1
+    dcos_sum/dt = r * cos(2 * pi * f * t) : 1
+    dsin_sum/dt = r * sin(2 * pi * f * t) : 1
+    alpha : 1 (constant)
+    f : Hz (constant)
+    """
+    namespace = {"tau": TAU * b2.second, "gain": GAIN * b2.Hz, "I0": I0, "I1": I1,
+                 "threshold": THRESHOLD}
+
+    def build():
+        group = b2.NeuronGroup(alphas.size, equations, method="euler", dt=DT * b2.second,
+                               namespace=namespace)
+        group.alpha = alphas
+        group.f = freqs * b2.Hz
+        return b2.Network(group)
+
+    build().run(10 * DT * b2.second)  # compile (cached afterwards)
+    network = build()
+    return lambda: network.run(n_steps * DT * b2.second)
+
+
+# ----------------------------------------------------------------------------- W2
+def w2_model(n: int, n_steps: int):
+    model = single_population(LeakyReLU(1.0, 0.0, 0.1), tau=TAU, size=n,
+                              drive=Drive(I0=1.0, I1=0.5, freq=10.0), dt=DT,
+                              duration=n_steps * DT, transient=0.0, record="none")
+    return model.replace(connections=(Connection("EE", "E", "E", kind="gaussian", g=0.5,
+                                                 seed=1),))
+
+
+def w2_neurorect(n, n_steps):
+    model = w2_model(n, n_steps)
+    return lambda: simulate(model, progress=False, coupling="dense")
+
+
+def w2_matvec(n, n_steps):
+    W = np.ascontiguousarray(w2_model(n, 10).coupling_matrix())
+    r = np.random.default_rng(0).random(n)
+
+    def run():
+        for _ in range(n_steps):
+            W @ r
+    return run
+
+
+def w2_numpy(n, n_steps):
+    W = np.ascontiguousarray(w2_model(n, 10).coupling_matrix())
+    freq = 10.0
+
+    def run():
+        a = np.exp(-DT / TAU)
+        rate = np.zeros(n)
+        for step in range(n_steps):
+            u = W @ rate + 1.0 + 0.5 * np.sin(2 * np.pi * freq * step * DT)
+            rate = a * rate + (1 - a) * np.maximum(u, 0.1 * u)
+        return rate
+    return run
+
+
+def w2_brian2(n, n_steps):
+    import brian2 as b2
+
+    b2.prefs.codegen.target = "cython"
+    W = w2_model(n, 10).coupling_matrix()
+    post, pre = np.nonzero(W)
+    namespace = {"tau": TAU * b2.second, "freq": 10 * b2.Hz}
+
+    def build():
+        group = b2.NeuronGroup(n, """
+            dr/dt = (-r + (int(u >= 0) * u + int(u < 0) * 0.1 * u) * Hz) / tau : Hz
+            u = recurrent + 1.0 + 0.5 * sin(2 * pi * freq * t) : 1
+            recurrent : 1
+            """, method="euler", dt=DT * b2.second, namespace=namespace)
+        synapses = b2.Synapses(group, group, "w : 1\nrecurrent_post = w * r_pre / Hz : 1 "
+                               "(summed)", dt=DT * b2.second, namespace=namespace)
+        synapses.connect(i=pre, j=post)
+        synapses.w = W[post, pre]
+        return b2.Network(group, synapses)
+
+    build().run(10 * DT * b2.second)
+    network = build()
+    return lambda: network.run(n_steps * DT * b2.second)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer steps (smoke test)")
+    parser.add_argument("--no-brian2", action="store_true")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    repeats = 3
+
+    print(f"numba {numba.__version__}, numpy {np.__version__}, BLAS threads 1, "
+          f"cores {os.cpu_count()}")
+    n_neurons, n_steps = 10_000, 20_000 // scale
+    alphas, freqs = w1_inputs(n_neurons)
+    work = n_neurons * n_steps
+    rows = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        run = w1_neurorect(alphas, freqs, n_steps)
+        run()
+        rows.append((f"neurorect ({threads} thread{'s' if threads > 1 else ''})",
+                     best_of(run, repeats)))
+    numba.set_num_threads(1)
+    rows.append(("NumPy vectorised loop (1 thread)", best_of(w1_numpy(alphas, freqs, n_steps),
+                                                          1)))
+    if not args.no_brian2:
+        rows.append(("Brian2 runtime Cython (1 thread)",
+                     best_of(w1_brian2(alphas, freqs, n_steps // 4), 1) * 4))
+    reference = rows[0][1]
+    print(f"\nW1: {n_neurons} independent leaky-ReLU neurons x {n_steps} steps, streaming "
+          "mean + first harmonic")
+    print(f"{'implementation':<36}{'time (s)':>10}{'M neuron-steps/s':>18}"
+          f"{'vs neurorect 1 thr':>20}")
+    for name, seconds in rows:
+        print(f"{name:<36}{seconds:>10.3f}{work / seconds / 1e6:>18.1f}"
+              f"{seconds / reference:>19.2f}x")
+    if not args.no_brian2:
+        print("(Brian2 timed over a quarter of the steps and scaled: its cost is linear in "
+              "steps)")
+
+    print(f"\nW2: dense random network, {10_000 // scale} steps, per-step times (ms)")
+    print(f"{'N':>6}{'bare W @ r':>12}{'neurorect 1t':>14}{'neurorect 2t':>14}"
+          f"{'NumPy loop':>12}{'Brian2':>10}{'neurorect/W@r':>15}")
+    for n in (1000, 4000):
+        steps = 10_000 // scale
+        times = {"matvec": best_of(w2_matvec(n, steps), repeats) / steps}
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            run = w2_neurorect(n, steps)
+            run()
+            times[f"nr{threads}"] = best_of(run, repeats) / steps
+        numba.set_num_threads(1)
+        times["numpy"] = best_of(w2_numpy(n, steps), 1) / steps
+        brian = float("nan")
+        if not args.no_brian2 and n == 1000:
+            brian_steps = max(steps // 10, 100)
+            brian = best_of(w2_brian2(n, brian_steps), 1) / brian_steps
+        print(f"{n:>6}{times['matvec'] * 1e3:>12.4f}{times['nr1'] * 1e3:>14.4f}"
+              f"{times['nr2'] * 1e3:>14.4f}{times['numpy'] * 1e3:>12.4f}{brian * 1e3:>10.4f}"
+              f"{times['nr1'] / times['matvec']:>14.2f}x")
+    if not args.no_brian2:
+        print("(Brian2 W2 only at N = 1000, timed over a tenth of the steps: its synapse loop "
+              "over N^2 = 16M synapses at N = 4000 would take minutes)")
+
+
+if __name__ == "__main__":
+    main()
