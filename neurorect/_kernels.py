@@ -282,6 +282,9 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
         for k in range(1, n_sums):
             sums[2 * (k - 1), j] = acc[u, k].real
             sums[2 * (k - 1) + 1, j] = acc[u, k].imag
+    records = False
+    for j in range(size):
+        records = records or record_map[first + j] >= 0
     for n in range(step0, step0 + n_steps):
         if n % RESYNC == 0:
             for j in range(size):
@@ -299,7 +302,7 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
         else:
             for j in range(BLOCK):
                 S[S_RATE, j] = S[S_X, j]
-        if n % record_every == 0:
+        if records and n % record_every == 0:
             for j in range(size):
                 column = record_map[first + j]
                 if column >= 0:
@@ -309,6 +312,27 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
             r = S[S_RATE, j]
             inside = step >= P[B_W0, j] and step < P[B_W1, j]
             S[S_SUM0, j] = S[S_SUM0, j] + r if inside else S[S_SUM0, j]
+            if n_sums > 1:  # harmonics 1 to 3 here, in registers; k > 3 below
+                sr = S[S_SR, j]
+                si = S[S_SI, j]
+                re = sums[0, j] + (r * sr - 0.0 * si)
+                im = sums[1, j] + (r * si + 0.0 * sr)
+                sums[0, j] = re if inside else sums[0, j]
+                sums[1, j] = im if inside else sums[1, j]
+                if n_sums > 2:
+                    p2r = sr * sr - si * si
+                    p2i = sr * si + si * sr
+                    re = sums[2, j] + (r * p2r - 0.0 * p2i)
+                    im = sums[3, j] + (r * p2i + 0.0 * p2r)
+                    sums[2, j] = re if inside else sums[2, j]
+                    sums[3, j] = im if inside else sums[3, j]
+                    if n_sums > 3:
+                        p3r = p2r * sr - p2i * si
+                        p3i = p2r * si + p2i * sr
+                        re = sums[4, j] + (r * p3r - 0.0 * p3i)
+                        im = sums[5, j] + (r * p3i + 0.0 * p3r)
+                        sums[4, j] = re if inside else sums[4, j]
+                        sums[5, j] = im if inside else sums[5, j]
             drive = P[B_BASE, j] + P[B_AMP, j] * S[S_ZI, j]
             if voltage:
                 target = drive
@@ -323,23 +347,27 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
             zi = S[S_ZI, j]
             S[S_ZR, j] = zr * P[B_ROT_R, j] - zi * P[B_ROT_I, j]
             S[S_ZI, j] = zr * P[B_ROT_I, j] + zi * P[B_ROT_R, j]
-        for j in range(BLOCK):
-            power[0, j] = S[S_SR, j]
-            power[1, j] = S[S_SI, j]
-        for k in range(n_sums - 1):
-            if k > 0:
-                for j in range(BLOCK):
-                    pr = power[0, j]
-                    pi_ = power[1, j]
-                    power[0, j] = pr * S[S_SR, j] - pi_ * S[S_SI, j]
-                    power[1, j] = pr * S[S_SI, j] + pi_ * S[S_SR, j]
+        if n_sums > 4:  # harmonics k > 3: powers rebuilt by the same multiplications
+            power_r = power[0]
+            power_i = power[1]
             for j in range(BLOCK):
-                r = S[S_RATE, j]
-                inside = step >= P[B_W0, j] and step < P[B_W1, j]
-                re = sums[2 * k, j] + (r * power[0, j] - 0.0 * power[1, j])
-                im = sums[2 * k + 1, j] + (r * power[1, j] + 0.0 * power[0, j])
-                sums[2 * k, j] = re if inside else sums[2 * k, j]
-                sums[2 * k + 1, j] = im if inside else sums[2 * k + 1, j]
+                power_r[j] = S[S_SR, j]
+                power_i[j] = S[S_SI, j]
+            for k in range(1, n_sums - 1):
+                sum_r = sums[2 * k]
+                sum_i = sums[2 * k + 1]
+                for j in range(BLOCK):
+                    pr = power_r[j] * S[S_SR, j] - power_i[j] * S[S_SI, j]
+                    pi_ = power_r[j] * S[S_SI, j] + power_i[j] * S[S_SR, j]
+                    power_r[j] = pr
+                    power_i[j] = pi_
+                    if k >= 3:
+                        r = S[S_RATE, j]
+                        inside = step >= P[B_W0, j] and step < P[B_W1, j]
+                        re = sum_r[j] + (r * pr - 0.0 * pi_)
+                        im = sum_i[j] + (r * pi_ + 0.0 * pr)
+                        sum_r[j] = re if inside else sum_r[j]
+                        sum_i[j] = im if inside else sum_i[j]
         for j in range(BLOCK):
             sr = S[S_SR, j]
             si = S[S_SI, j]
