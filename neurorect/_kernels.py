@@ -507,21 +507,24 @@ def _couple(rates, W, indptr, indices, weights, out):
 @njit(cache=True)
 def _network_drive(params, pulses, ou, z, t, shift, out):
     """Drive of every unit at time t (phasors ``z * shift``), noise held, into ``out`` (B, N)."""
-    n_neurons = out.shape[1]
+    n_batch, n_neurons = out.shape
     has_pulses = pulses.shape[1] > 0
-    for u in range(params.shape[0]):
-        value = params[u, I0] + params[u, SIN_AMP] * (z[u] * shift[u]).imag + ou[u]
-        if has_pulses:
-            value += _pulses_at(pulses, u, t)
-        out[u // n_neurons, u % n_neurons] = value
+    for b in range(n_batch):
+        for i in range(n_neurons):
+            u = b * n_neurons + i
+            value = params[u, I0] + params[u, SIN_AMP] * (z[u] * shift[u]).imag + ou[u]
+            if has_pulses:
+                value += _pulses_at(pulses, u, t)
+            out[b, i] = value
 
 
 @njit(cache=True)
 def _network_rates(kinds, tparams, states, out):
-    n_neurons = states.shape[1]
-    for u in range(kinds.shape[0]):
-        b, i = u // n_neurons, u % n_neurons
-        out[b, i] = _rate_of(kinds[u, 0], tparams[u], kinds[u, 1], states[b, i])
+    n_batch, n_neurons = states.shape
+    for b in range(n_batch):
+        for i in range(n_neurons):
+            u = b * n_neurons + i
+            out[b, i] = _rate_of(kinds[u, 0], tparams[u], kinds[u, 1], states[b, i])
 
 
 @njit(cache=True)
@@ -530,11 +533,12 @@ def _network_rhs(kinds, params, tparams, states, drive, W, indptr, indices, weig
     """d state / dt of every unit (for Euler and RK4)."""
     _network_rates(kinds, tparams, states, rates)
     _couple(rates, W, indptr, indices, weights, coupled)
-    n_neurons = states.shape[1]
-    for u in range(kinds.shape[0]):
-        b, i = u // n_neurons, u % n_neurons
-        out[b, i] = _rhs(kinds[u, 0], tparams[u], kinds[u, 1], params[u, TAU], states[b, i],
-                         coupled[b, i] + drive[b, i])
+    n_batch, n_neurons = states.shape
+    for b in range(n_batch):
+        for i in range(n_neurons):
+            u = b * n_neurons + i
+            out[b, i] = _rhs(kinds[u, 0], tparams[u], kinds[u, 1], params[u, TAU],
+                             states[b, i], coupled[b, i] + drive[b, i])
 
 
 @njit(cache=True)
@@ -601,33 +605,34 @@ def run_network(step0, n_steps, dt, method, record_kind, record_every, kinds, pa
                 zs[u] = _stat_phasor(params, u, n, dt)
         t = n * dt
         _network_rates(kinds, tparams, state, rates)
-        for u in range(n_units):
-            b, i = u // n_neurons, u % n_neurons
-            rate = rates[b, i]
-            if not math.isfinite(rate):
-                fail[u] = n
-                return
-            column = record_map[u]
-            if column >= 0 and n % record_every == 0:
-                record_out[n // record_every, column] = rate if record_kind == RECORD_RATE \
-                    else state[b, i]
-            if n >= windows[u, 0] and n < windows[u, 1]:
-                _accumulate(acc, u, rate, zs[u])
+        recording = n % record_every == 0
+        for b in range(n_batch):
+            for i in range(n_neurons):
+                u = b * n_neurons + i
+                rate = rates[b, i]
+                if not math.isfinite(rate):
+                    fail[u] = n
+                    return
+                column = record_map[u]
+                if recording and column >= 0:
+                    record_out[n // record_every, column] = (
+                        rate if record_kind == RECORD_RATE else state[b, i])
+                if n >= windows[u, 0] and n < windows[u, 1]:
+                    _accumulate(acc, u, rate, zs[u])
         _network_drive(params, pulses, ou, z, t, ones, drive)
         if method == EXP_EULER:
             _couple(rates, W, indptr, indices, weights, coupled)
-            for u in range(n_units):
-                b, i = u // n_neurons, u % n_neurons
-                total = coupled[b, i] + drive[b, i]
-                if kinds[u, 1] == RATE_FORM:
-                    total = transfer_value(kinds[u, 0], tparams[u], total)
-                state[b, i] = a[u] * state[b, i] + one_minus_a[u] * total
+            for b in range(n_batch):
+                for i in range(n_neurons):
+                    u = b * n_neurons + i
+                    total = coupled[b, i] + drive[b, i]
+                    if kinds[u, 1] == RATE_FORM:
+                        total = transfer_value(kinds[u, 0], tparams[u], total)
+                    state[b, i] = a[u] * state[b, i] + one_minus_a[u] * total
         elif method == EULER:
             _network_rhs(kinds, params, tparams, state, drive, W, indptr, indices, weights,
                          rates, coupled, derivative)
-            for u in range(n_units):
-                b, i = u // n_neurons, u % n_neurons
-                state[b, i] = state[b, i] + dt * derivative[b, i]
+            state[:, :] = state + dt * derivative
         else:
             _network_drive(params, pulses, ou, z, t + 0.5 * dt, half, mid)
             _network_drive(params, pulses, ou, z, t + dt, half_sq, end)
@@ -644,16 +649,17 @@ def run_network(step0, n_steps, dt, method, record_kind, record_every, kinds, pa
                          rates, coupled, k4)
             state[:, :] = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
         bad = False
-        for u in range(n_units):
-            b, i = u // n_neurons, u % n_neurons
-            if white_b[u] > 0.0:
-                state[b, i] += white_b[u] * normal_at(keys[u], n, 1)
-            if ou_b[u] > 0.0:
-                ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
-            if not math.isfinite(state[b, i]):
-                fail[u] = n + 1
-                bad = True
-            z[u] *= rotation[u]
-            zs[u] *= stat_rotation[u]
+        for b in range(n_batch):
+            for i in range(n_neurons):
+                u = b * n_neurons + i
+                if white_b[u] > 0.0:
+                    state[b, i] += white_b[u] * normal_at(keys[u], n, 1)
+                if ou_b[u] > 0.0:
+                    ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
+                if not math.isfinite(state[b, i]):
+                    fail[u] = n + 1
+                    bad = True
+                z[u] *= rotation[u]
+                zs[u] *= stat_rotation[u]
         if bad:
             return

@@ -123,7 +123,7 @@ def _validate_values(model: Model, path: str, values: np.ndarray) -> None:
                              value=float(values[~np.isfinite(values)][0]),
                              allowed="finite numbers", file=model.source)
     for value in unique:
-        model.with_values({path: float(value)})
+        model.with_values({path: int(value) if values.dtype.kind in "iu" else float(value)})
 
 
 def batch_kind(model: Model, path: str) -> str:
@@ -156,6 +156,13 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
     values: dict[str, np.ndarray] = {}
     n_batch = 1
     for path, raw in batch.items():
+        if path == "simulation.seed":  # integers: keep them exact (no float round trip)
+            array = np.atleast_1d(np.asarray(raw))
+            if array.dtype.kind not in "iu" or np.any(array < 0):
+                raise ModelError("seeds must be non-negative integers", key=path,
+                                 value=array.tolist()[:5], allowed="integers >= 0")
+            values[path] = array.astype(np.int64)
+            continue
         array = np.atleast_1d(to_si(list(raw) if not isinstance(raw, np.ndarray) else raw))
         if array.ndim != 1:
             raise ModelError("batch values must be one-dimensional", key=path,
