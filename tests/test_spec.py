@@ -25,9 +25,9 @@ def test_shipped_models_load_and_round_trip(name, models_dir, tmp_path):
 def test_units_are_converted_on_load(models_dir):
     model = load_model(models_dir / "lif_matched.toml")
     pop = model.population("E")
-    assert pop.tau == 0.01
-    assert pop.transfer.gain == pytest.approx(4000.0, rel=1e-15)  # 4 Hz/mV = 4000 Hz/V
-    assert pop.transfer.threshold == pytest.approx(0.016, rel=1e-15)
+    assert pop.tau == pytest.approx(0.00596, rel=1e-15)  # "5.96 ms"
+    assert pop.transfer.gain == pytest.approx(3884.0, rel=1e-15)  # 3.884 Hz/mV in Hz/V
+    assert pop.transfer.threshold == pytest.approx(0.01515, rel=1e-15)
     assert model.drive("E").freq == 10.0 and model.lif.t_ref == 0.002
 
 
