@@ -21,10 +21,13 @@ position (key, step, channel) + Box-Muller): independent of thread count and chu
 
 Exponential Euler, for an uncoupled unit with input held over the step (exact then)::
 
-    rate:    r' = a r + (1 - a) phi(c + I + eta)
-    voltage: v' = a v + (1 - a) (c + I + eta)             a = exp(-dt / tau)
+    rate:    r' = a r + (1 - a) phi(c + I(t + dt/2) + eta)
+    voltage: v' = a v + (1 - a) (c + I(t + dt/2) + eta)      a = exp(-dt / tau)
 
-with ``c`` the recurrent input (``W r`` or ``W phi(v)``) and ``eta`` the OU noise; white
+with ``c`` the recurrent input (``W r`` or ``W phi(v)``, at t) and ``eta`` the OU noise. The
+deterministic drive is sampled at the middle of the step: exact for piecewise-constant
+input, like the left end, but without the left end's dt/2 delay, so a linear unit under a
+sinusoid is second-order accurate (its phase error is O((w dt)^2), not w dt / 2). White
 noise adds ``sigma sqrt((1 - a^2) / 2) xi`` (its exact OU increment). Euler and RK4 are
 offered for comparison (white noise then enters as an Euler-Maruyama increment, and OU noise
 is held over the step).
@@ -100,6 +103,21 @@ def initial_normals(keys, salt):
     out = np.empty(keys.size)
     for u in range(keys.size):
         out[u] = normal_at(keys[u] ^ salt, 0, 0)
+    return out
+
+
+@njit(cache=True)
+def ou_traces(keys, eta0, ou_a, ou_b, n_steps, every):
+    """The OU input of each unit at every ``every``-th step, exactly as the kernels draw it:
+    ``eta_{n+1} = a eta_n + b xi(key, n, 0)``; shape (n_steps // every ceil, units)."""
+    n_rows = (n_steps + every - 1) // every
+    out = np.empty((n_rows, keys.size))
+    for u in range(keys.size):
+        eta = eta0[u]
+        for n in range(n_steps):
+            if n % every == 0:
+                out[n // every, u] = eta
+            eta = ou_a[u] * eta + ou_b[u] * normal_at(keys[u], n, 0)
     return out
 
 
@@ -224,8 +242,8 @@ def _block_is_simple(method, kinds, params, pulses, first, size):
 
 # fields of the vectorised block path: read-only parameters and evolving state
 (B_A, B_B, B_BASE, B_AMP, B_GAIN, B_THRESHOLD, B_ALPHA, B_RATE_MIN, B_RATE_MAX, B_BASELINE,
- B_ROT_R, B_ROT_I, B_SROT_R, B_SROT_I, B_W0, B_W1) = range(16)
-N_BLOCK_PARAMS = 16
+ B_ROT_R, B_ROT_I, B_SROT_R, B_SROT_I, B_W0, B_W1, B_HALF_R, B_HALF_I) = range(18)
+N_BLOCK_PARAMS = 18
 S_X, S_ZR, S_ZI, S_SR, S_SI, S_RATE, S_SUM0 = range(7)
 N_BLOCK_STATE = 7
 
@@ -251,6 +269,7 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
     P[B_A, :] = 1.0
     P[B_ROT_R, :] = 1.0
     P[B_SROT_R, :] = 1.0
+    P[B_HALF_R, :] = 1.0
     P[B_RATE_MIN, :] = -np.inf
     P[B_RATE_MAX, :] = np.inf
     for j in range(size):
@@ -272,6 +291,7 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
         stat_rotation = complex(math.cos(TWO_PI * params[u, STAT_FREQ] * dt),
                                 -math.sin(TWO_PI * params[u, STAT_FREQ] * dt))
         P[B_ROT_R, j], P[B_ROT_I, j] = rotation.real, rotation.imag
+        P[B_HALF_R, j], P[B_HALF_I, j] = half.real, half.imag
         P[B_SROT_R, j], P[B_SROT_I, j] = stat_rotation.real, stat_rotation.imag
         z, zs = _synced_phasors(params, u, step0, dt, rotation, stat_rotation)
         S[S_ZR, j], S[S_ZI, j], S[S_SR, j], S[S_SI, j] = z.real, z.imag, zs.real, zs.imag
@@ -333,7 +353,9 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
                         im = sums[5, j] + (r * p3i + 0.0 * p3r)
                         sums[4, j] = re if inside else sums[4, j]
                         sums[5, j] = im if inside else sums[5, j]
-            drive = P[B_BASE, j] + P[B_AMP, j] * S[S_ZI, j]
+            # Im(z * half): the drive at the middle of the step, as in _advance_unit
+            drive = P[B_BASE, j] + P[B_AMP, j] * (S[S_ZR, j] * P[B_HALF_I, j]
+                                                  + S[S_ZI, j] * P[B_HALF_R, j])
             if voltage:
                 target = drive
             else:
@@ -448,16 +470,22 @@ def _advance_unit(u, step0, n_steps, dt, method, record_kind, record_every, kind
                 for k in range(n_sums - 2):
                     power *= zs
                     higher[k] += rate * power
-        drive = base + amp * z.imag + eta
-        if has_pulses:
-            drive += _pulses_at(pulses, u, n * dt)
-        if method == EXP_EULER:
+        if method == EXP_EULER:  # drive at the middle of the step
+            drive = base + amp * (z * half).imag + eta
+            if has_pulses:
+                drive += _pulses_at(pulses, u, (n + 0.5) * dt)
             target = drive if form == VOLTAGE_FORM else transfer_value(code, p, drive)
             x = a * x + one_minus_a * target
         elif method == EULER:
+            drive = base + amp * z.imag + eta
+            if has_pulses:
+                drive += _pulses_at(pulses, u, n * dt)
             x = x + dt * _rhs(code, p, form, tau, x, drive)
         else:
             t = n * dt
+            drive = base + amp * z.imag + eta
+            if has_pulses:
+                drive += _pulses_at(pulses, u, t)
             z_mid = z * half
             mid = base + amp * z_mid.imag + eta
             end = base + amp * (z_mid * half).imag + eta
@@ -619,8 +647,8 @@ def run_network(step0, n_steps, dt, method, record_kind, record_every, kinds, pa
                         rate if record_kind == RECORD_RATE else state[b, i])
                 if n >= windows[u, 0] and n < windows[u, 1]:
                     _accumulate(acc, u, rate, zs[u])
-        _network_drive(params, pulses, ou, z, t, ones, drive)
-        if method == EXP_EULER:
+        if method == EXP_EULER:  # drive at the middle of the step
+            _network_drive(params, pulses, ou, z, t + 0.5 * dt, half, drive)
             _couple(rates, W, indptr, indices, weights, coupled)
             for b in range(n_batch):
                 for i in range(n_neurons):
@@ -630,10 +658,12 @@ def run_network(step0, n_steps, dt, method, record_kind, record_every, kinds, pa
                         total = transfer_value(kinds[u, 0], tparams[u], total)
                     state[b, i] = a[u] * state[b, i] + one_minus_a[u] * total
         elif method == EULER:
+            _network_drive(params, pulses, ou, z, t, ones, drive)
             _network_rhs(kinds, params, tparams, state, drive, W, indptr, indices, weights,
                          rates, coupled, derivative)
             state[:, :] = state + dt * derivative
         else:
+            _network_drive(params, pulses, ou, z, t, ones, drive)
             _network_drive(params, pulses, ou, z, t + 0.5 * dt, half, mid)
             _network_drive(params, pulses, ou, z, t + dt, half_sq, end)
             _network_rhs(kinds, params, tparams, state, drive, W, indptr, indices, weights,

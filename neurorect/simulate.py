@@ -27,7 +27,7 @@ from neurorect._plan import Plan, compile_plan
 from neurorect.errors import ModelError, SimulationError
 from neurorect.spec import Model, dumps_model
 
-__all__ = ["simulate", "DEFAULT_MAX_RECORD_BYTES", "stat_windows"]
+__all__ = ["simulate", "noise_input", "DEFAULT_MAX_RECORD_BYTES", "stat_windows"]
 
 #: Largest recording ``simulate`` allocates unless told otherwise (bytes); the environment
 #: variable NEURORECT_MAX_RECORD_BYTES overrides it.
@@ -396,3 +396,47 @@ def _units_of(path: str) -> str:
     if parts[-1] == "tau" and "noise" in parts:
         return "s"
     return _UNITS.get(parts[-1], "SI")
+
+
+def noise_input(model: Model, duration: float | str | None = None, *, dt=None,
+                seed: int | None = None, batch: Mapping[str, Any] | None = None,
+                neurons=None, record_every: int = 1) -> xr.DataArray:
+    """The OU input noise ``eta`` that :func:`simulate` adds, reproduced exactly.
+
+    The engine's noise is a counter-based stream per (seed, neuron), so the input a run saw
+    can be recomputed afterwards instead of recorded: same arguments, same numbers. Used by
+    the broadband frequency response (stimulus-response cross-spectra).
+
+    Parameters
+    ----------
+    model, duration, dt, seed, batch, neurons, record_every
+        As for :func:`simulate`.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``eta`` (drive units), dims ([batch,] time, neuron), sampled like ``rate``: the value
+        held over step n is at ``time = n dt``. Neurons without OU noise give zeros.
+    """
+    model = _overrides(model, duration=duration, dt=dt, seed=seed)
+    sim = model.simulation
+    plan = compile_plan(model, seed=sim.seed, batch=batch)
+    n_steps = int(round(sim.duration / sim.dt))
+    chosen = np.arange(plan.n_neurons) if neurons is None else np.asarray(neurons, dtype=int)
+    units = (np.arange(plan.n_batch)[:, None] * plan.n_neurons + chosen).ravel()
+    sigma = plan.params[units, kernels.OU_SIGMA]
+    ou_tau = plan.params[units, kernels.OU_TAU]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ou_a = np.where(sigma > 0, np.exp(-sim.dt / ou_tau), 0.0)
+        ou_b = np.where(sigma > 0, sigma * np.sqrt(-np.expm1(-2.0 * sim.dt / ou_tau)), 0.0)
+    traces = kernels.ou_traces(plan.keys[units], plan.ou_init[units], ou_a, ou_b, n_steps,
+                               int(record_every))
+    traces = traces.reshape(traces.shape[0], plan.n_batch, chosen.size).transpose(1, 0, 2)
+    time = np.arange(traces.shape[1]) * record_every * sim.dt
+    dims = ("batch", "time", "neuron") if plan.batch else ("time", "neuron")
+    values = traces if plan.batch else traces[0]
+    return xr.DataArray(values, dims=dims,
+                        coords={"time": ("time", time, {"units": "s", "long_name": "time"}),
+                                "neuron": ("neuron", chosen, {"units": "1",
+                                                              "long_name": "neuron index"})},
+                        attrs={"units": "drive units", "long_name": "OU input noise"})

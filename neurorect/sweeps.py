@@ -169,7 +169,8 @@ class StoreMismatchError(NeurorectError, ValueError):
 
 # ----------------------------------------------------------------------------------- grid
 _RANGE_HELP = ("a list, 'start:stop:num' or 'lin:start:stop:num' (linspace), "
-               "'log:start:stop:num' (geometric, start and stop > 0), or 'v1,v2,...'")
+               "'log:start:stop:num' or 'start:stop:log:num' (geometric, start and stop > 0), "
+               "or 'v1,v2,...'")
 
 
 def parse_values(spec: Any, *, key: str = "values") -> np.ndarray:
@@ -214,6 +215,8 @@ def _parse_range(text: str, key: str) -> np.ndarray:
     kind = "lin"
     if parts[0].lower() in ("lin", "log"):
         kind, parts = parts[0].lower(), parts[1:]
+    elif len(parts) == 4 and parts[2].lower() in ("lin", "log"):  # start:stop:log:num
+        kind, parts = parts[2].lower(), [parts[0], parts[1], parts[3]]
     if len(parts) != 3:
         raise ModelError("malformed range", key=key, value=text, allowed=_RANGE_HELP)
     try:

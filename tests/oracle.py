@@ -55,7 +55,8 @@ def reference_run(model, *, seed: int, method: str = "exp_euler"):
         r = rates_of(x)
         trace[n] = r
         drive = drive_at(model, t) + eta
-        if method == "exp_euler":
+        if method == "exp_euler":  # deterministic drive at the middle of the step
+            drive = drive_at(model, t + dt / 2) + eta
             a = np.exp(-dt / taus)
             total = W @ r + drive
             target = np.where(voltage, total, phi(total))

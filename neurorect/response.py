@@ -1,0 +1,415 @@
+"""``frequency_response(model, freqs, ...)``: the response to ``I0 + I1 sin(2 pi f t)``, four ways.
+
+Every method returns the same schema: dims ``population``, ``freq`` and ``harmonic``;
+variables ``r0`` (Hz), ``amplitude`` (Hz), ``phase`` (rad, sine convention: negative is a
+lag) and ``gain`` (``amplitude[harmonic=1] / I1``, Hz per drive unit), with ``*_se``
+standard errors where noise makes them meaningful.
+
+* ``"analytic"``: exact periodic response of uncoupled, noise-free populations (closed form for
+  leaky ReLU: :func:`neurorect.theory.sinusoid_response`).
+* ``"linear"``: first-order response of a network around its fixed point
+  (:func:`neurorect.theory.linear_response`); harmonics beyond the first vanish at this
+  order. Noise is ignored.
+* ``"simulate"``: every frequency (times ``n_trials`` seeds when the model is noisy) in ONE
+  batched engine call with streaming harmonics; the duration gives every frequency at least
+  ``n_periods`` whole periods after the transient.
+* ``"broadband"``: one noise-driven run: the driven population's sinusoid is replaced by OU
+  noise of standard deviation ``I1``; ``H(f) = S_rs / S_ss`` from Welch cross-spectra
+  (:func:`neurorect.fourier.transfer_function`), the stimulus reproduced exactly from the
+  engine's counter-based noise. Uncoupled populations only (each neuron an independent
+  record). For a nonlinear transfer this is the effective (Bussgang) linear response to
+  Gaussian input of that size, not the response to a sinusoid.
+
+Population responses are those of the population-mean rate (the mean of the neurons'
+complex coefficients).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurorect._validate import closest_hint
+from neurorect.errors import ModelError
+from neurorect.spec import Model
+
+__all__ = ["frequency_response", "METHODS"]
+
+METHODS = ("analytic", "linear", "simulate", "broadband")
+
+
+def _driven_population(model: Model, population: str | None) -> str:
+    names = [p.name for p in model.populations]
+    if population is not None:
+        if population not in names:
+            raise ModelError(f"no such population{closest_hint(population, names)}",
+                             key="population", value=population, allowed=", ".join(names))
+        return population
+    driven = [name for name, drive in model.drives.items() if drive.is_sinusoidal]
+    if len(driven) == 1:
+        return driven[0]
+    if len(names) == 1:
+        return names[0]
+    raise ModelError("say which population the sinusoid drives", key="population",
+                     value=None, allowed=", ".join(names))
+
+
+def _scalar_drive(model: Model, population: str, name: str, given) -> float:
+    if given is not None:
+        return float(given)
+    value = model.drive(population).per_neuron(name, model.population(population).size)
+    if np.ptp(value) != 0.0:
+        raise ModelError("per-neuron drive values: give a single value", key=name,
+                         value=value.tolist()[:4], allowed="a number (drive units)")
+    return float(value[0])
+
+
+def _check_freqs(freqs) -> np.ndarray:
+    freqs = np.atleast_1d(np.asarray(freqs, dtype=float))
+    if freqs.ndim != 1 or freqs.size == 0 or np.any(~np.isfinite(freqs) | (freqs <= 0)):
+        bad = freqs[~np.isfinite(freqs) | (freqs <= 0)] if freqs.ndim == 1 else freqs
+        raise ModelError("frequencies must be a non-empty 1-D list of positive numbers",
+                         key="freqs", value=bad.tolist()[:4] if bad.size else freqs.tolist(),
+                         allowed="0 < freq < 1/(2 dt) Hz")
+    return freqs
+
+
+def _has_noise(model: Model) -> bool:
+    return any(d.noise is not None and np.any(np.asarray(d.noise.sigma) > 0)
+               for d in model.drives.values())
+
+
+def _dataset(model: Model, freqs: np.ndarray, r0: np.ndarray, coefficient: np.ndarray,
+             I0: float, I1: float, method: str, population: str, **extra) -> xr.Dataset:
+    """Build the shared schema from r0 (P, F) and complex coefficients (P, F, K)."""
+    n_harmonics = coefficient.shape[-1]
+    amplitude = np.abs(coefficient)
+    phase = np.angle(coefficient)
+    phase = np.where(phase <= -np.pi, phase + 2 * np.pi, phase)
+    dims = ("population", "freq")
+    data: dict[str, Any] = {
+        "r0": (dims, r0, {"units": "Hz", "long_name": "mean rate"}),
+        "amplitude": (dims + ("harmonic",), amplitude,
+                      {"units": "Hz", "long_name": "harmonic amplitude A_k"}),
+        "phase": (dims + ("harmonic",), phase,
+                  {"units": "rad", "long_name": "harmonic phase relative to the drive's sine "
+                                                "(negative: lag)"}),
+        "gain": (dims, amplitude[..., 0] / I1,
+                 {"units": "Hz per drive unit", "long_name": "gain A_1 / I1"}),
+    }
+    for name, (values, attrs) in extra.items():
+        data[name] = (dims + (("harmonic",) if np.ndim(values) == 3 else ()), values, attrs)
+    coords = {
+        "population": ("population", [p.name for p in model.populations],
+                       {"units": "1", "long_name": "population"}),
+        "freq": ("freq", freqs, {"units": "Hz", "long_name": "drive frequency"}),
+        "harmonic": ("harmonic", np.arange(1, n_harmonics + 1),
+                     {"units": "1", "long_name": "harmonic number k"}),
+    }
+    from neurorect import __version__
+    from neurorect.spec import dumps_model
+
+    attrs = {"method": method, "driven_population": population, "I0": I0, "I1": I1,
+             "model": dumps_model(model), "neurorect_version": __version__,
+             "fourier_convention": "r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)"}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _analytic(model, freqs, I0, I1, population, n_harmonics):
+    from neurorect.theory import sinusoid_response
+
+    if model.is_coupled:
+        raise ModelError("method 'analytic' is exact for uncoupled populations only; this "
+                         "model has connections", key="method", value="analytic",
+                         allowed="'linear' or 'simulate' for networks")
+    if _has_noise(model):
+        raise ModelError("method 'analytic' is noise-free but the model has noise",
+                         key="method", value="analytic",
+                         allowed="'simulate' or 'broadband' for noisy models")
+    r0, coefficient = [], []
+    for pop in model.populations:
+        own_I0 = I0 if pop.name == population else _scalar_drive(model, pop.name, "I0", None)
+        own_I1 = I1 if pop.name == population else 0.0
+        tau = None if pop.form == "static" else pop.tau
+        exact = sinusoid_response(pop.transfer, own_I0, own_I1, freqs, tau=tau, form=pop.form,
+                                  n_harmonics=n_harmonics)
+        exact = exact.transpose("freq", "harmonic")
+        r0.append(np.broadcast_to(exact["r0"].values, freqs.shape))
+        coefficient.append(exact["amplitude"].values * np.exp(1j * exact["phase"].values))
+    return np.array(r0), np.array(coefficient), {}
+
+
+def _network_arrays(model: Model):
+    transfers, taus, I0 = [], [], []
+    for pop in model.populations:
+        transfers += [pop.transfer] * pop.size
+        taus += [pop.tau] * pop.size
+        I0.append(model.drive(pop.name).per_neuron("I0", pop.size))
+    return transfers, np.array(taus), np.concatenate(I0)
+
+
+def _population_mean(model: Model, values: np.ndarray) -> np.ndarray:
+    """Mean over each population's neurons along the last axis -> (..., P) moved first."""
+    out = [values[..., lo:hi].mean(axis=-1) for lo, hi in model.offsets.values()]
+    return np.stack(out, axis=0)
+
+
+def _linear(model, freqs, I0, I1, population, n_harmonics):
+    from neurorect.theory import linear_response
+
+    forms = {p.form for p in model.populations}
+    if len(forms) != 1:
+        raise ModelError("method 'linear' needs one form for all populations", key="form",
+                         value=sorted(forms), allowed="all 'rate' or all 'voltage'")
+    transfers, taus, I0_vector = _network_arrays(model)
+    lo, hi = model.offsets[population]
+    I0_vector[lo:hi] = I0
+    input_vector = np.zeros(model.size)
+    input_vector[lo:hi] = 1.0
+    W = model.coupling_matrix() if model.connections else np.zeros((model.size,) * 2)
+    linear = linear_response(W, I0_vector, transfers, freqs, tau=taus, form=forms.pop(),
+                             input_vector=input_vector)
+    chi = (linear["gain"] * np.exp(1j * linear["phase"])).transpose("freq", "neuron").values
+    coefficient = np.zeros((len(model.populations), freqs.size, n_harmonics), complex)
+    coefficient[..., 0] = _population_mean(model, chi) * I1
+    rates = _population_mean(model, linear["rate"].values)
+    r0 = np.repeat(rates[:, None], freqs.size, axis=1)
+    extra = {"stable": (np.full(r0.shape, int(linear.attrs["stable"])),
+                        {"units": "1", "long_name": "fixed point stable (1) or not (0)"})}
+    return r0, coefficient, extra
+
+
+def _timing(model: Model, freqs, transient, n_periods, duration):
+    tau_max = max(p.tau for p in model.populations)
+    transient = float(max(model.simulation.transient, 10 * tau_max)
+                      if transient is None else transient)
+    if duration is None:
+        duration = transient + n_periods / float(np.min(freqs))
+    steps = math.ceil(duration / model.simulation.dt - 1e-9)
+    return transient, steps * model.simulation.dt
+
+
+def _trial_se(coefficients: np.ndarray, mean: np.ndarray):
+    """Amplitude and phase SEs from trial coefficients (trial axis 0) via the spread along and
+    across the mean's direction (delta method, valid for amplitude >> se)."""
+    n = coefficients.shape[0]
+    direction = np.exp(1j * np.angle(mean))
+    along = (coefficients * direction.conj()).real
+    across = (coefficients * direction.conj()).imag
+    amplitude_se = along.std(axis=0, ddof=1) / math.sqrt(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phase_se = across.std(axis=0, ddof=1) / math.sqrt(n) / np.abs(mean)
+    return amplitude_se, phase_se
+
+
+def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_periods,
+              duration, n_trials, seed, dtype):
+    from neurorect.simulate import simulate
+
+    transient, duration = _timing(model, freqs, transient, n_periods, duration)
+    noisy = _has_noise(model)
+    trials = int(n_trials if n_trials is not None else (8 if noisy else 1))
+    if trials < 1:
+        raise ModelError("n_trials must be >= 1", key="n_trials", value=n_trials,
+                         allowed="an integer >= 1")
+    base_seed = model.simulation.seed if seed is None else int(seed)
+    batch = {f"drives.{population}.freq": np.repeat(freqs, trials),
+             f"drives.{population}.I0": np.full(freqs.size * trials, I0),
+             f"drives.{population}.I1": np.full(freqs.size * trials, I1)}
+    if trials > 1:
+        batch["simulation.seed"] = np.tile(base_seed + np.arange(trials), freqs.size)
+    result = simulate(model, duration, transient=transient, seed=base_seed, record="none",
+                      n_harmonics=n_harmonics, batch=batch, dtype=dtype)
+    coefficient = (result["amplitude"] * np.exp(1j * result["phase"])).values  # (B, N, K)
+    coefficient = np.moveaxis(coefficient, 1, -1)  # (B, K, N)
+    per_pop = _population_mean(model, coefficient)  # (P, B, K)
+    r0 = _population_mean(model, result["r0"].values)  # (P, B)
+    per_pop = per_pop.reshape(len(model.populations), freqs.size, trials, n_harmonics)
+    r0 = r0.reshape(len(model.populations), freqs.size, trials)
+    mean = per_pop.mean(axis=2)
+    extra = {"duration": (np.full(mean.shape[:2], duration),
+                          {"units": "s", "long_name": "simulated time per frequency"})}
+    if trials > 1:
+        amplitude_se, phase_se = _trial_se(np.moveaxis(per_pop, 2, 0), mean)
+        extra["amplitude_se"] = (amplitude_se, {"units": "Hz",
+                                                "long_name": "standard error of A_k over "
+                                                             "trials"})
+        extra["phase_se"] = (phase_se, {"units": "rad",
+                                        "long_name": "standard error of phase_k over trials"})
+        extra["r0_se"] = (r0.std(axis=2, ddof=1) / math.sqrt(trials),
+                          {"units": "Hz", "long_name": "standard error of r0 over trials"})
+        extra["gain_se"] = (amplitude_se[..., 0] / I1,
+                            {"units": "Hz per drive unit", "long_name": "standard error of "
+                                                                        "the gain"})
+    return r0.mean(axis=2), mean, extra
+
+
+def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed, n_trials,
+               nperseg, noise_tau, n_segments):
+    from neurorect.fourier import transfer_function
+    from neurorect.simulate import noise_input, simulate
+
+    if model.is_coupled:
+        raise ModelError("method 'broadband' needs uncoupled populations (each neuron an "
+                         "independent record of the same linear system)", key="method",
+                         value="broadband", allowed="'linear' or 'simulate' for networks")
+    dt = model.simulation.dt
+    if nperseg is None:  # resolve the lowest requested frequency with >= 2 bins
+        nperseg = int(2 ** math.ceil(math.log2(2.0 / (float(np.min(freqs)) * dt))))
+    noise_tau = dt if noise_tau is None else float(noise_tau)
+    tau_max = max(p.tau for p in model.populations)
+    transient = 10 * tau_max if transient is None else float(transient)
+    first = math.ceil(transient / dt)
+    n_steps = first + nperseg * (n_segments + 1) // 2
+    changes = {f"drives.{population}.I1": 0.0, f"drives.{population}.I0": I0,
+               f"drives.{population}.noise": {"kind": "ou", "sigma": I1, "tau": noise_tau}}
+    noisy = model.with_values(changes)
+    size = model.population(population).size
+    trials = int(n_trials if n_trials is not None else max(1, math.ceil(16 / size)))
+    base_seed = model.simulation.seed if seed is None else int(seed)
+    lo, hi = model.offsets[population]
+    batch = {"simulation.seed": base_seed + np.arange(trials)} if trials > 1 else None
+    duration = n_steps * dt
+    run = simulate(noisy, duration, transient=0.0, seed=base_seed, record="rate",
+                   record_every=1, batch=batch)
+    stimulus = noise_input(noisy, duration, seed=base_seed, batch=batch,
+                           neurons=np.arange(lo, hi)) + I0
+    if batch is None:
+        rates = run["rate"].expand_dims(batch=1)
+        stimulus = stimulus.expand_dims(batch=1)
+    else:
+        rates = run["rate"]
+    window = slice(first, n_steps)
+    stim = stimulus.isel(time=window).stack(record=("batch", "neuron")).transpose("record",
+                                                                                   "time")
+    gains, phases, gain_se, phase_se, coherence, r0 = [], [], [], [], [], []
+    for pop in model.populations:
+        p_lo, p_hi = model.offsets[pop.name]
+        response = rates.isel(time=window, neuron=slice(p_lo, p_hi))
+        r0.append(float(response.mean()))
+        if pop.name != population:
+            gains.append(np.zeros(freqs.size))
+            phases.append(np.zeros(freqs.size))
+            gain_se.append(np.full(freqs.size, np.nan))
+            phase_se.append(np.full(freqs.size, np.nan))
+            coherence.append(np.zeros(freqs.size))
+            continue
+        response = response.stack(record=("batch", "neuron")).transpose("record", "time")
+        estimate = transfer_function(
+            xr.DataArray(stim.values, dims=("record", "time")),
+            xr.DataArray(response.values, dims=("record", "time")), dt=dt, nperseg=nperseg,
+            average_over=("record",))
+        grid = estimate["freq"].values
+        if freqs.max() > grid.max() or freqs.min() < grid.min():
+            raise ModelError("frequencies outside the broadband estimate's grid", key="freqs",
+                             value=[float(freqs.min()), float(freqs.max())],
+                             allowed=f"{grid.min():g} <= freq <= {grid.max():g} Hz "
+                                     "(raise nperseg for lower frequencies)")
+        log_grid, log_f = np.log(grid), np.log(freqs)
+        gains.append(np.interp(log_f, log_grid, estimate["gain"].values))
+        phases.append(np.interp(log_f, log_grid, np.unwrap(estimate["phase"].values)))
+        gain_se.append(np.interp(log_f, log_grid, estimate["gain_se"].values))
+        phase_se.append(np.interp(log_f, log_grid, estimate["phase_se"].values))
+        coherence.append(np.interp(log_f, log_grid, estimate["coherence"].values))
+    n_pop = len(model.populations)
+    coefficient = np.full((n_pop, freqs.size, n_harmonics), np.nan + 0j)
+    coefficient[..., 0] = np.array(gains) * I1 * np.exp(1j * np.array(phases))
+    r0 = np.repeat(np.array(r0)[:, None], freqs.size, axis=1)
+    extra = {
+        "gain_se": (np.array(gain_se), {"units": "Hz per drive unit",
+                                        "long_name": "standard error of the gain (coherence)"}),
+        "phase_se": (np.array(phase_se), {"units": "rad",
+                                          "long_name": "standard error of the phase "
+                                                       "(coherence)"}),
+        "coherence": (np.array(coherence), {"units": "1", "long_name": "coherence gamma^2"}),
+    }
+    return r0, coefficient, extra
+
+
+def frequency_response(model: Model, freqs, *, I0: float | None = None,
+                       I1: float | None = None, method: str = "analytic",
+                       n_harmonics: int = 3, population: str | None = None,
+                       transient: float | None = None, n_periods: int = 5,
+                       duration: float | None = None, n_trials: int | None = None,
+                       seed: int | None = None, dtype: str = "float64",
+                       nperseg: int | None = None, noise_tau: float | None = None,
+                       n_segments: int = 32) -> xr.Dataset:
+    """Frequency response of a model to ``I0 + I1 sin(2 pi f t)`` on one population.
+
+    Parameters
+    ----------
+    model : Model
+    freqs : array_like
+        Drive frequencies, Hz (> 0, below the Nyquist frequency ``1/(2 dt)``).
+    I0, I1 : float, optional
+        Mean and amplitude of the drive, drive units (default: the model's drive of the
+        driven population). For ``"broadband"``, ``I1`` is the noise's standard deviation.
+    method : {"analytic", "linear", "simulate", "broadband"}
+        See the module docstring.
+    n_harmonics : int
+        Harmonics k = 1..K reported.
+    population : str, optional
+        The driven population (default: the one whose drive has a sinusoid).
+    transient : float, optional
+        Discarded time, s (default: the larger of the model's transient and 10 tau).
+    n_periods : int
+        ``"simulate"``: whole periods of the lowest frequency after the transient.
+    duration : float, optional
+        ``"simulate"``: fix the simulated time, s, instead.
+    n_trials : int, optional
+        ``"simulate"``: seeds per frequency (default 8 for noisy models, else 1); standard
+        errors come from their spread. ``"broadband"``: seeds (records) per run.
+    seed : int, optional
+        First seed (trials use seed, seed + 1, ...).
+    dtype : {"float64", "float32"}
+    nperseg, noise_tau, n_segments
+        ``"broadband"``: Welch segment length (samples; default resolves the lowest
+        frequency), OU correlation time of the stimulus (s; default dt, nearly white), and
+        the number of half-overlapping segments simulated.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims (population, freq, harmonic): ``r0``, ``amplitude``, ``phase``, ``gain``, and
+        method-specific standard errors (``*_se``), ``coherence``, ``stable``, ``duration``.
+
+    Raises
+    ------
+    ModelError
+        Unknown method, bad frequencies, or a method that does not apply to the model.
+    """
+    if method not in METHODS:
+        raise ModelError(f"unknown method{closest_hint(str(method), METHODS)}", key="method",
+                         value=method, allowed=", ".join(METHODS))
+    if not isinstance(n_harmonics, (int, np.integer)) or n_harmonics < 1:
+        raise ModelError("must be an integer >= 1", key="n_harmonics", value=n_harmonics,
+                         allowed="1, 2, 3, ...")
+    freqs = _check_freqs(freqs)
+    nyquist = 0.5 / model.simulation.dt
+    if method in ("simulate", "broadband") and freqs.max() >= nyquist:
+        raise ModelError("frequency at or above the Nyquist frequency", key="freqs",
+                         value=float(freqs.max()), allowed=f"freq < 1/(2 dt) = {nyquist:g} Hz")
+    population = _driven_population(model, population)
+    I0 = _scalar_drive(model, population, "I0", I0)
+    I1 = _scalar_drive(model, population, "I1", I1)
+    if not I1 > 0:
+        raise ModelError("the drive amplitude must be positive", key="I1", value=I1,
+                         allowed="I1 > 0 (drive units)")
+    if method == "analytic":
+        r0, coefficient, extra = _analytic(model, freqs, I0, I1, population, n_harmonics)
+    elif method == "linear":
+        r0, coefficient, extra = _linear(model, freqs, I0, I1, population, n_harmonics)
+    elif method == "simulate":
+        r0, coefficient, extra = _simulate(model, freqs, I0, I1, population, n_harmonics,
+                                           transient=transient, n_periods=n_periods,
+                                           duration=duration, n_trials=n_trials, seed=seed,
+                                           dtype=dtype)
+    else:
+        r0, coefficient, extra = _broadband(model, freqs, I0, I1, population, n_harmonics,
+                                            transient=transient, seed=seed, n_trials=n_trials,
+                                            nperseg=nperseg, noise_tau=noise_tau,
+                                            n_segments=n_segments)
+    return _dataset(model, freqs, r0, coefficient, I0, I1, method, population, **extra)
