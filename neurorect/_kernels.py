@@ -632,32 +632,53 @@ def run_network(step0, n_steps, dt, method, record_kind, record_every, kinds, pa
                 z[u] = _drive_phasor(params, u, n, dt)
                 zs[u] = _stat_phasor(params, u, n, dt)
         t = n * dt
-        _network_rates(kinds, tparams, state, rates)
         recording = n % record_every == 0
+        has_pulses = pulses.shape[1] > 0
+        # pass 1: rates, recording, statistics and (exponential Euler) the mid-step drive
         for b in range(n_batch):
             for i in range(n_neurons):
                 u = b * n_neurons + i
-                rate = rates[b, i]
+                rate = _rate_of(kinds[u, 0], tparams[u], kinds[u, 1], state[b, i])
                 if not math.isfinite(rate):
                     fail[u] = n
                     return
+                rates[b, i] = rate
                 column = record_map[u]
                 if recording and column >= 0:
                     record_out[n // record_every, column] = (
                         rate if record_kind == RECORD_RATE else state[b, i])
                 if n >= windows[u, 0] and n < windows[u, 1]:
                     _accumulate(acc, u, rate, zs[u])
-        if method == EXP_EULER:  # drive at the middle of the step
-            _network_drive(params, pulses, ou, z, t + 0.5 * dt, half, drive)
+                if method == EXP_EULER:  # drive at the middle of the step
+                    value = params[u, I0] + params[u, SIN_AMP] * (z[u] * half[u]).imag + ou[u]
+                    if has_pulses:
+                        value += _pulses_at(pulses, u, t + 0.5 * dt)
+                    drive[b, i] = value
+        if method == EXP_EULER:
             _couple(rates, W, indptr, indices, weights, coupled)
+            # pass 2: update, noise, phasors (same per-unit order as the other methods)
+            bad = False
             for b in range(n_batch):
                 for i in range(n_neurons):
                     u = b * n_neurons + i
                     total = coupled[b, i] + drive[b, i]
                     if kinds[u, 1] == RATE_FORM:
                         total = transfer_value(kinds[u, 0], tparams[u], total)
-                    state[b, i] = a[u] * state[b, i] + one_minus_a[u] * total
-        elif method == EULER:
+                    x = a[u] * state[b, i] + one_minus_a[u] * total
+                    if white_b[u] > 0.0:
+                        x += white_b[u] * normal_at(keys[u], n, 1)
+                    if ou_b[u] > 0.0:
+                        ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
+                    state[b, i] = x
+                    if not math.isfinite(state[b, i]):
+                        fail[u] = n + 1
+                        bad = True
+                    z[u] *= rotation[u]
+                    zs[u] *= stat_rotation[u]
+            if bad:
+                return
+            continue
+        if method == EULER:
             _network_drive(params, pulses, ou, z, t, ones, drive)
             _network_rhs(kinds, params, tparams, state, drive, W, indptr, indices, weights,
                          rates, coupled, derivative)

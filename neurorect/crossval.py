@@ -44,6 +44,7 @@ from scipy import optimize
 
 from neurorect import lif as lif_theory
 from neurorect.errors import ModelError
+from neurorect.fourier import wrap_phase
 from neurorect.spec import LIFNeuron, Model, dumps_model
 from neurorect.transfer import LeakyReLU
 
@@ -484,10 +485,6 @@ def _rate_response(model: Model, pop: str, mu0: float, mu1: float, freqs: np.nda
                      allowed="'analytic' or 'simulate'")
 
 
-def _wrap(phase: np.ndarray) -> np.ndarray:
-    return np.pi - np.mod(np.pi - phase, 2 * np.pi)
-
-
 def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
             mu1: float | None = None, rate_method: str = "analytic",
             fi_mu: ArrayLike | None = None, n_neurons: int | None = None,
@@ -599,11 +596,11 @@ def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
     nan = np.full(n_f, np.nan)
     r0 = np.stack([r_r0, b_r0, t_r0])
     gain = np.stack([r_gain, b_gain, np.abs(chi)])
-    phase = np.stack([_wrap(r_phase), b_phase, _wrap(np.angle(chi))])
+    phase = np.stack([wrap_phase(r_phase), b_phase, wrap_phase(np.angle(chi))])
     with np.errstate(divide="ignore", invalid="ignore"):
         z_r0 = (b_r0[None, :] - r0) / b_r0_se[None, :]
         z_gain = (b_gain[None, :] - gain) / b_gain_se[None, :]
-        z_phase = _wrap(b_phase[None, :] - phase) / b_phase_se[None, :]
+        z_phase = wrap_phase(b_phase[None, :] - phase) / b_phase_se[None, :]
     for z in (z_r0, z_gain, z_phase):
         z[1] = np.nan
     dims = ("source", "freq")

@@ -34,6 +34,7 @@ import xarray as xr
 
 from neurorect._validate import closest_hint
 from neurorect.errors import ModelError
+from neurorect.fourier import wrap_phase
 from neurorect.spec import Model
 
 __all__ = ["frequency_response", "METHODS"]
@@ -87,8 +88,7 @@ def _dataset(model: Model, freqs: np.ndarray, r0: np.ndarray, coefficient: np.nd
     """Build the shared schema from r0 (P, F) and complex coefficients (P, F, K)."""
     n_harmonics = coefficient.shape[-1]
     amplitude = np.abs(coefficient)
-    phase = np.angle(coefficient)
-    phase = np.where(phase <= -np.pi, phase + 2 * np.pi, phase)
+    phase = wrap_phase(np.angle(coefficient))
     dims = ("population", "freq")
     data: dict[str, Any] = {
         "r0": (dims, r0, {"units": "Hz", "long_name": "mean rate"}),

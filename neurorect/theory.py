@@ -53,6 +53,7 @@ from scipy.special import ndtr
 
 from neurorect._validate import check_choice, check_finite, check_range
 from neurorect.errors import ModelError
+from neurorect.fourier import wrap_phase
 from neurorect.transfer import LeakyReLU, LIFTransfer, PowerLaw, Transfer
 
 __all__ = [
@@ -108,11 +109,6 @@ def lowpass(freq, tau) -> complex | np.ndarray:
         Dimensionless, in the sine convention: ``arg = -atan(2 pi f tau)`` (a lag).
     """
     return 1.0 / (1.0 + 1j * _TWO_PI * np.asarray(freq, float) * np.asarray(tau, float))
-
-
-def _wrap(phase):
-    """Wrap angles (rad) to ``(-pi, pi]``."""
-    return np.pi - np.mod(np.pi - phase, _TWO_PI)
 
 
 def _gauss_legendre_panels(edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -546,7 +542,7 @@ def sinusoid_response(transfer: Transfer, I0, I1, freq, *, tau=None, form: str =
         gain = gain * np.abs(filt)
     r0, gain = xr.broadcast(r0, gain, freq_da)[:2]
     amplitude, phase = xr.broadcast(amplitude, phase, r0)[:2]
-    phase = xr.apply_ufunc(_wrap, phase)
+    phase = xr.apply_ufunc(wrap_phase, phase)
 
     lead = [d for d in ("freq",) if d in r0.dims] + [d for d in r0.dims if d != "freq"]
     ds = xr.Dataset({
@@ -1132,7 +1128,7 @@ def linear_response(W, I0, transfer: Transfer | Sequence[Transfer], freq, *, tau
     ds = xr.Dataset({
         "gain": (("freq", "neuron"), np.abs(chi),
                  {"units": "Hz/drive unit", "long_name": "linear rate response |chi|"}),
-        "phase": (("freq", "neuron"), _wrap(np.angle(chi)),
+        "phase": (("freq", "neuron"), wrap_phase(np.angle(chi)),
                   {"units": "rad", "long_name": "phase of chi relative to the input's sine"}),
         "rate": (("neuron",), fp.rate, {"units": "Hz", "long_name": "fixed-point rate"}),
         "input": (("neuron",), fp.input, {"units": _DRIVE, "long_name": "total input"}),
