@@ -163,7 +163,12 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
                                  value=array.tolist()[:5], allowed="integers >= 0")
             values[path] = array.astype(np.int64)
             continue
-        array = np.atleast_1d(to_si(list(raw) if not isinstance(raw, np.ndarray) else raw))
+        try:
+            array = np.atleast_1d(to_si(list(raw) if not isinstance(raw, np.ndarray) else raw))
+        except (ValueError, TypeError) as error:
+            raise ModelError(f"batch values must be numbers ({error})", key=path,
+                             value=raw if np.ndim(raw) == 0 else list(raw)[:4],
+                             allowed="numbers or quantity strings such as '5 ms'") from None
         if array.ndim != 1:
             raise ModelError("batch values must be one-dimensional", key=path,
                              value=f"shape {array.shape}", allowed="a 1-D sequence")

@@ -55,13 +55,18 @@ class Transfer:
     code: ClassVar[int] = -1
 
     def __post_init__(self) -> None:
+        from neurorect.units import parse_quantity
+
         for field in fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(
-                    value, bool):
+            try:  # numbers, Brian2 quantities and unit strings ("10 Hz/mV") -> SI float
+                number = parse_quantity(value)
+            except (ValueError, TypeError):
                 raise ModelError("must be a number", key=f"{self.kind}.{field.name}",
-                                 value=value, allowed="a real number")
-            object.__setattr__(self, field.name, float(value))
+                                 value=value, allowed="a real number (SI), a Brian2 "
+                                                      "quantity or a string like '10 Hz/mV'"
+                                 ) from None
+            object.__setattr__(self, field.name, number)
         self._validate()
 
     def _validate(self) -> None:  # pragma: no cover - overridden

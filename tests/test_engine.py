@@ -308,6 +308,9 @@ def test_bad_simulate_arguments():
         simulate(model, batch={"populations.E.size": [1, 2]})
     with pytest.raises(ModelError, match=r"populations.E.transfer.alpha = 1.2.*0 <= alpha <= 1"):
         simulate(model, batch={"populations.E.transfer.alpha": [0.5, 1.2]})
+    with pytest.raises(ModelError, match=r"populations.E.transfer.alpha = \['a', 'b'\]: batch "
+                                         r"values must be numbers"):
+        simulate(model, batch={"populations.E.transfer.alpha": ["a", "b"]})
 
 
 @pytest.mark.parametrize("form", ["rate", "voltage"])

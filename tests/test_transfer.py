@@ -154,6 +154,15 @@ def test_other_validation_messages():
         LeakyReLU(gain="big")
 
 
+def test_quantities_and_unit_strings_are_converted_to_si():
+    import brian2
+
+    by_quantity = LeakyReLU(gain=4 * brian2.Hz / brian2.mvolt, threshold=15 * brian2.mvolt)
+    by_string = LeakyReLU(gain="4 Hz/mV", threshold="15 mV")
+    assert by_quantity == by_string == LeakyReLU(gain=4000.0, threshold=0.015)
+    assert isinstance(by_quantity.gain, float)
+
+
 def test_transfer_from_dict_suggests_closest_names():
     with pytest.raises(ModelError, match=r"alfa = 0.1: unknown parameter of leaky_relu; "
                                          r"did you mean 'alpha'\?"):
