@@ -199,7 +199,7 @@ BLOCK = 64  # units per block: one thread runs a block's whole time loop
 @njit(cache=True, parallel=True)
 def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, params,
                   tparams, pulses, windows, keys, state, ou, acc, record_map, record_out,
-                  fail):
+                  fail, general_only=False):
     """Advance independent units ``n_steps`` steps from global step ``step0``.
 
     Parallel over blocks of ``BLOCK`` units (each thread runs whole time loops). A block of
@@ -207,14 +207,16 @@ def run_uncoupled(step0, n_steps, dt, method, record_kind, record_every, kinds, 
     vectorised path (:func:`_lrelu_block`: units innermost, structure of arrays, SIMD); any
     other block the general per-unit path (:func:`_advance_unit`). Both perform the same
     floating-point operations in the same order, so they give the same bits.
-    ``fail[u]`` gets the global step at which unit u's rate or state became non-finite.
+    ``fail[u]`` gets the global step at which unit u's rate or state became non-finite; the
+    block path only notices at the chunk's end (``step0 + n_steps``), so the driver reruns
+    such a chunk with ``general_only=True`` to pin the step.
     """
     n_units = state.shape[0]
     n_blocks = (n_units + BLOCK - 1) // BLOCK
     for block in prange(n_blocks):
         first = block * BLOCK
         size = min(BLOCK, n_units - first)
-        if _block_is_simple(method, kinds, params, pulses, first, size):
+        if not general_only and _block_is_simple(method, kinds, params, pulses, first, size):
             _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kinds,
                          params, tparams, windows, state, acc, record_map, record_out, fail)
         else:

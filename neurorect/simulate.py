@@ -39,6 +39,20 @@ _PROGRESS_AFTER = 2.0  # s: show a progress bar when a run is predicted to take 
 
 def _overrides(model: Model, **settings) -> Model:
     changes = {f"simulation.{k}": v for k, v in settings.items() if v is not None}
+    if "simulation.duration" in changes and "simulation.transient" not in changes:
+        from neurorect.units import to_si
+
+        try:
+            duration = float(to_si(changes["simulation.duration"]))
+        except ValueError:
+            duration = math.inf  # with_values below reports the bad value
+        if model.simulation.transient >= duration:
+            raise ModelError(
+                f"the model's transient ({model.simulation.transient:g} s, discarded before "
+                "the statistics) is not shorter than the requested duration; pass "
+                "transient=... as well", key="duration", value=duration,
+                allowed=f"duration > {model.simulation.transient:g} s, or a shorter transient",
+                file=model.source)
     return model.with_values(changes) if changes else model
 
 
@@ -224,12 +238,18 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
         W, indptr, indices, weights = _coupling_arrays(plan.W, coupling, dtype)
 
         def advance(step0: int, steps: int) -> None:
-            kernels.run_network(step0, steps, *common, state, ou, acc, record_map, record_out, fail,
-                          W, indptr, indices, weights)
+            kernels.run_network(step0, steps, *common, state, ou, acc, record_map, record_out,
+                                fail, W, indptr, indices, weights)
     else:
         def advance(step0: int, steps: int) -> None:
-            kernels.run_uncoupled(step0, steps, *common, state, ou, acc, record_map, record_out,
-                            fail)
+            before = (state.copy(), ou.copy(), acc.copy())
+            kernels.run_uncoupled(step0, steps, *common, state, ou, acc, record_map,
+                                  record_out, fail)
+            if np.any(fail >= 0):  # pin the step: rerun the chunk on the per-unit path
+                state[:], ou[:], acc[:] = before
+                fail[:] = -1
+                kernels.run_uncoupled(step0, steps, *common, state, ou, acc, record_map,
+                                      record_out, fail, True)
 
     if chunk_steps is None:  # whole multiples of the phasor resync interval: no re-rotation
         resync = kernels.RESYNC

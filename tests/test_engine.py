@@ -290,6 +290,15 @@ def test_uncoupled_overflow_raises_simulation_error():
         simulate(model)
 
 
+def test_overflow_in_the_vectorised_block_path_is_pinned_to_its_step():
+    # gain (I0 - threshold) = 1e310 overflows: the first update makes the state infinite,
+    # so the rate at step 1 (t = 0.1 ms) is the first non-finite value
+    model = single_population(LeakyReLU(1e10, 0.0, 0.2), tau=0.01, drive=Drive(I0=1e300),
+                              dt=1e-4, duration=0.5, transient=0.0)
+    with pytest.raises(SimulationError, match=r"t = 0.0001 s \(step 1\) in neuron 0"):
+        simulate(model)
+
+
 def test_oversized_recording_is_refused_before_allocating():
     model = load_model("models/random_network.toml")
     with pytest.raises(ModelError, match=r"recording would need 0\.07 GiB.*record_every"):
@@ -298,6 +307,9 @@ def test_oversized_recording_is_refused_before_allocating():
 
 def test_bad_simulate_arguments():
     model = load_model("models/single_neuron.toml")
+    with pytest.raises(ModelError, match=r"duration = 0.1: the model's transient \(0.2 s.*pass "
+                                         r"transient="):
+        simulate(model, 0.1)
     with pytest.raises(ModelError, match=r"dtype = 'float16'.*'float64' or 'float32'"):
         simulate(model, dtype="float16")
     with pytest.raises(ModelError, match=r"neurons = 3.*0 <= index < 1"):
