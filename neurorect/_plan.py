@@ -228,6 +228,12 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
             params[view, _DRIVE_COLUMNS[parts[2]]] = per_copy
 
     keys = stream_keys(seeds, n)
+    for pop in model.populations:  # shared noise: every neuron uses its first neuron's stream
+        noise = model.drive(pop.name).noise
+        if noise is not None and noise.shared:
+            lo, hi = model.offsets[pop.name]
+            table = keys.reshape(n_batch, n)
+            table[:, lo:hi] = table[:, lo:lo + 1]
     ou_init = kernels.initial_normals(keys, _INIT_SALT) * params[:, kernels.OU_SIGMA]
 
     W = None

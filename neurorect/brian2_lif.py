@@ -573,6 +573,10 @@ def _drive_parts(drive: Drive) -> tuple[list, list, float, float, float]:
                scalar("pulses", "stop", p.stop)) for p in drive.pulses]
     ou_sigma = ou_tau = white = 0.0
     if drive.noise is not None:
+        if drive.noise.shared:
+            raise ModelError("shared (common) noise is not supported by the Brian2 bridge",
+                             key="noise.shared", value=True,
+                             allowed="false (each LIF neuron draws its own noise)")
         sigma = scalar("noise", "sigma", drive.noise.sigma)
         if drive.noise.kind == "ou":
             ou_sigma, ou_tau = sigma, scalar("noise", "tau", drive.noise.tau)

@@ -16,6 +16,10 @@ population). Noise is one of
   convention of Brunel (2000) for LIF neurons, so a free linear unit has stationary variance
   ``sigma**2 / 2``. Integrated exactly (as an OU increment) by exponential Euler.
 
+Each neuron draws its own noise, unless ``shared=True``: then every neuron of the population
+receives the same realisation (a common input, as for a population-level broadband
+stimulus).
+
 The same objects drive the rate engine and the Brian2 LIF bridge.
 """
 
@@ -125,14 +129,19 @@ NOISE_KINDS = ("ou", "white")
 
 @dataclass(frozen=True)
 class Noise:
-    """Input noise: ``kind="ou"`` (sigma: stationary sd, tau: s) or ``"white"`` (see module)."""
+    """Input noise: ``kind="ou"`` (sigma: stationary sd, tau: s) or ``"white"`` (see module);
+    ``shared=True`` gives every neuron of the population the same realisation."""
 
     kind: str = "ou"
     sigma: float = 0.0
     tau: float = 0.0
+    shared: bool = False
 
     def __post_init__(self) -> None:
         check_choice("noise.kind", self.kind, NOISE_KINDS)
+        if not isinstance(self.shared, bool):
+            raise ModelError("must be true or false", key="noise.shared", value=self.shared,
+                             allowed="true (one common realisation) or false (per neuron)")
         for name in ("sigma", "tau"):
             object.__setattr__(self, name, _scalar_or_tuple(f"noise.{name}",
                                                             getattr(self, name)))
@@ -202,6 +211,8 @@ class Drive:
         if self.noise is not None:
             out["noise"] = {"kind": self.noise.kind, "sigma": self.noise.sigma,
                             "tau": self.noise.tau}
+            if self.noise.shared:
+                out["noise"]["shared"] = True
         return out
 
     def per_neuron(self, name: str, size: int) -> np.ndarray:

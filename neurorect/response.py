@@ -16,9 +16,11 @@ standard errors where noise makes them meaningful.
 * ``"broadband"``: one noise-driven run: the driven population's sinusoid is replaced by OU
   noise of standard deviation ``I1``; ``H(f) = S_rs / S_ss`` from Welch cross-spectra
   (:func:`neurorect.fourier.transfer_function`), the stimulus reproduced exactly from the
-  engine's counter-based noise. Uncoupled populations only (each neuron an independent
-  record). For a nonlinear transfer this is the effective (Bussgang) linear response to
-  Gaussian input of that size, not the response to a sinusoid.
+  engine's counter-based noise. Uncoupled populations: private noise, each neuron an
+  independent record. Networks: one common (``shared``) noise into the driven population,
+  each seed (``n_trials``) a record, the population-mean rates the responses. For a
+  nonlinear transfer this is the effective (Bussgang) linear response to Gaussian input of
+  that size, not the response to a sinusoid.
 
 Population responses are those of the population-mean rate (the mean of the neurons'
 complex coefficients).
@@ -252,10 +254,7 @@ def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed
     from neurorect.fourier import transfer_function
     from neurorect.simulate import noise_input, simulate
 
-    if model.is_coupled:
-        raise ModelError("method 'broadband' needs uncoupled populations (each neuron an "
-                         "independent record of the same linear system)", key="method",
-                         value="broadband", allowed="'linear' or 'simulate' for networks")
+    coupled = model.is_coupled
     dt = model.simulation.dt
     if nperseg is None:  # resolve the lowest requested frequency with >= 2 bins
         nperseg = int(2 ** math.ceil(math.log2(2.0 / (float(np.min(freqs)) * dt))))
@@ -264,11 +263,14 @@ def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed
     transient = 10 * tau_max if transient is None else float(transient)
     first = math.ceil(transient / dt)
     n_steps = first + nperseg * (n_segments + 1) // 2
-    changes = {f"drives.{population}.I1": 0.0, f"drives.{population}.I0": I0,
-               f"drives.{population}.noise": {"kind": "ou", "sigma": I1, "tau": noise_tau}}
-    noisy = model.with_values(changes)
+    # uncoupled: private noise, every neuron an independent record of the same system;
+    # network: one common (shared) noise into the driven population, each seed a record
+    noise = {"kind": "ou", "sigma": I1, "tau": noise_tau, "shared": coupled}
+    noisy = model.with_values({f"drives.{population}.I1": 0.0, f"drives.{population}.I0": I0,
+                               f"drives.{population}.noise": noise})
     size = model.population(population).size
-    trials = int(n_trials if n_trials is not None else max(1, math.ceil(16 / size)))
+    default_trials = 16 if coupled else max(1, math.ceil(16 / size))
+    trials = int(n_trials if n_trials is not None else default_trials)
     base_seed = model.simulation.seed if seed is None else int(seed)
     lo, hi = model.offsets[population]
     batch = {"simulation.seed": base_seed + np.arange(trials)} if trials > 1 else None
@@ -276,32 +278,35 @@ def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed
     run = simulate(noisy, duration, transient=0.0, seed=base_seed, record="rate",
                    record_every=1, batch=batch)
     stimulus = noise_input(noisy, duration, seed=base_seed, batch=batch,
-                           neurons=np.arange(lo, hi)) + I0
+                           neurons=np.arange(lo, lo + 1 if coupled else hi)) + I0
+    rates = run["rate"]
     if batch is None:
-        rates = run["rate"].expand_dims(batch=1)
+        rates = rates.expand_dims(batch=1)
         stimulus = stimulus.expand_dims(batch=1)
-    else:
-        rates = run["rate"]
     window = slice(first, n_steps)
-    stim = stimulus.isel(time=window).stack(record=("batch", "neuron")).transpose("record",
-                                                                                   "time")
-    gains, phases, gain_se, phase_se, coherence, r0 = [], [], [], [], [], []
-    for pop in model.populations:
+
+    def records(values: xr.DataArray) -> xr.DataArray:
+        stacked = values.isel(time=window).stack(record=("batch", "neuron"))
+        return xr.DataArray(stacked.transpose("record", "time").values,
+                            dims=("record", "time"))
+
+    n_pop = len(model.populations)
+    columns = {name: np.full((n_pop, freqs.size), np.nan) for name in
+               ("gain", "phase", "gain_se", "phase_se", "coherence")}
+    r0 = np.empty(n_pop)
+    for index, pop in enumerate(model.populations):
         p_lo, p_hi = model.offsets[pop.name]
-        response = rates.isel(time=window, neuron=slice(p_lo, p_hi))
-        r0.append(float(response.mean()))
-        if pop.name != population:
-            gains.append(np.zeros(freqs.size))
-            phases.append(np.zeros(freqs.size))
-            gain_se.append(np.full(freqs.size, np.nan))
-            phase_se.append(np.full(freqs.size, np.nan))
-            coherence.append(np.zeros(freqs.size))
+        response = rates.isel(neuron=slice(p_lo, p_hi))
+        r0[index] = float(response.isel(time=window).mean())
+        if coupled:  # the population-mean rate answers the common stimulus
+            response = response.mean("neuron").expand_dims(neuron=1)
+        elif pop.name != population:
+            columns["gain"][index] = 0.0
+            columns["phase"][index] = 0.0
+            columns["coherence"][index] = 0.0
             continue
-        response = response.stack(record=("batch", "neuron")).transpose("record", "time")
-        estimate = transfer_function(
-            xr.DataArray(stim.values, dims=("record", "time")),
-            xr.DataArray(response.values, dims=("record", "time")), dt=dt, nperseg=nperseg,
-            average_over=("record",))
+        estimate = transfer_function(records(stimulus), records(response), dt=dt,
+                                     nperseg=nperseg, average_over=("record",))
         grid = estimate["freq"].values
         if freqs.max() > grid.max() or freqs.min() < grid.min():
             raise ModelError("frequencies outside the broadband estimate's grid", key="freqs",
@@ -309,24 +314,23 @@ def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed
                              allowed=f"{grid.min():g} <= freq <= {grid.max():g} Hz "
                                      "(raise nperseg for lower frequencies)")
         log_grid, log_f = np.log(grid), np.log(freqs)
-        gains.append(np.interp(log_f, log_grid, estimate["gain"].values))
-        phases.append(np.interp(log_f, log_grid, np.unwrap(estimate["phase"].values)))
-        gain_se.append(np.interp(log_f, log_grid, estimate["gain_se"].values))
-        phase_se.append(np.interp(log_f, log_grid, estimate["phase_se"].values))
-        coherence.append(np.interp(log_f, log_grid, estimate["coherence"].values))
-    n_pop = len(model.populations)
+        for name in ("gain", "gain_se", "phase_se", "coherence"):
+            columns[name][index] = np.interp(log_f, log_grid, estimate[name].values)
+        columns["phase"][index] = np.interp(log_f, log_grid,
+                                            np.unwrap(estimate["phase"].values))
     coefficient = np.full((n_pop, freqs.size, n_harmonics), np.nan + 0j)
-    coefficient[..., 0] = np.array(gains) * I1 * np.exp(1j * np.array(phases))
-    r0 = np.repeat(np.array(r0)[:, None], freqs.size, axis=1)
+    coefficient[..., 0] = columns["gain"] * I1 * np.exp(1j * columns["phase"])
     extra = {
-        "gain_se": (np.array(gain_se), {"units": "Hz per drive unit",
-                                        "long_name": "standard error of the gain (coherence)"}),
-        "phase_se": (np.array(phase_se), {"units": "rad",
-                                          "long_name": "standard error of the phase "
-                                                       "(coherence)"}),
-        "coherence": (np.array(coherence), {"units": "1", "long_name": "coherence gamma^2"}),
+        "gain_se": (columns["gain_se"], {"units": "Hz per drive unit",
+                                         "long_name": "standard error of the gain "
+                                                      "(coherence)"}),
+        "phase_se": (columns["phase_se"], {"units": "rad",
+                                           "long_name": "standard error of the phase "
+                                                        "(coherence)"}),
+        "coherence": (columns["coherence"], {"units": "1",
+                                             "long_name": "coherence gamma^2"}),
     }
-    return r0, coefficient, extra
+    return np.repeat(r0[:, None], freqs.size, axis=1), coefficient, extra
 
 
 def frequency_response(model: Model, freqs, *, I0: float | None = None,

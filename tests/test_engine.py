@@ -347,3 +347,18 @@ def test_vectorised_block_path_equals_general_path(form):
     for name in ("r0", "amplitude", "phase"):  # NaN where a window has < 1 period
         np.testing.assert_array_equal(fast[name].values, general[name].values[1:])
     assert np.isfinite(fast.amplitude.values).sum() > 100
+
+
+@pytest.mark.parametrize("kind", ["ou", "white"])
+def test_shared_noise_is_one_realisation_for_the_whole_population(kind):
+    drive = Drive(I0=0.3, noise=Noise(kind, 0.4, 0.003, shared=True))
+    model = single_population(LeakyReLU(1.0, 0.0, 1.0), tau=0.01, form="voltage", size=6,
+                              drive=drive, dt=1e-4, duration=0.2, record="state")
+    shared = simulate(model, seed=5).state.values
+    private = simulate(model.with_values({"drives.E.noise.shared": False}), seed=5).state
+    # identical neurons with one common noise stay identical to the last bit; with private
+    # noise they spread (their difference has sd ~ sigma, far above zero)
+    assert np.all(shared == shared[:, :1])
+    assert np.ptp(private.values[-1]) > 0.1
+    # neuron 0's stream is the same either way: sharing copies it to the others
+    np.testing.assert_array_equal(shared[:, 0], private.values[:, 0])
