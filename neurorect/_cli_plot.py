@@ -4,7 +4,8 @@ A sweep result (``neurorect sweep ... --out sweep.nc``) is drawn as a heat map o
 over two swept parameters (``--kind heatmap``, e.g. gain over alpha x freq) or as a family of
 Bode curves (``--kind bode``: gain and phase against the drive frequency, one curve per value
 of another parameter). Other swept dims are fixed with ``--sel DIM=VALUE`` (nearest value) or
-take their first value. A ``neurorect run --out run.nc`` result is drawn as rate traces.
+take their first value. A ``neurorect run --out run.nc`` result is drawn as rate traces, and
+a ``neurorect response`` or ``neurorect crossval`` result as a Bode figure.
 
 Examples::
 
@@ -78,9 +79,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else path.with_suffix(".png")
     sel = _parse_sel(args.sel)
     is_sweep = "sweep_dims" in dataset.attrs
+    is_response = "driven_population" in dataset.attrs and "freq" in dataset.dims
+    is_crossval = "source" in dataset.dims and "freq" in dataset.dims
     kind = args.kind
     if kind == "auto":
-        if not is_sweep:
+        if is_response or is_crossval:
+            kind = "bode"
+        elif not is_sweep:
             kind = "rates"
         else:
             dims = sweep_dims(dataset)
@@ -92,9 +97,23 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
             figure, ax = plt.subplots(figsize=(8, 4), layout="constrained")
             plot_rates(ax, dataset, variable=args.var or "rate")
+        elif kind == "bode" and is_response:  # a `neurorect response` result
+            from neurorect.plotting import plot_frequency_response
+
+            figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
+                                                  layout="constrained")
+            plot_frequency_response(ax, phase_ax, dataset, population=args.population)
+        elif kind == "bode" and is_crossval:  # a `neurorect crossval` result
+            from neurorect.crossval import plot_bode
+
+            figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
+                                                  layout="constrained")
+            plot_bode(ax, phase_ax, dataset)
         elif not is_sweep:
             raise ModelError("not a sweep result (no 'sweep_dims' attr)", key="result",
-                             value=str(path), allowed="--kind rates, or a neurorect sweep file")
+                             value=str(path),
+                             allowed="--kind rates, or a neurorect sweep, response or "
+                                     "crossval file")
         elif kind == "heatmap":
             variable = args.var or ("gain" if "gain" in dataset else "mean_rate")
             figure, ax = plt.subplots(figsize=(7, 5), layout="constrained")

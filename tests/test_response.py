@@ -208,6 +208,9 @@ def test_response_cli_writes_data_and_figure(tmp_path, capsys):
     # the CSV carries the simulated gain: within 1e-3 of the exact one at dt = 0.1 ms
     np.testing.assert_allclose(table[:, 2], exact.gain.sel(population="E").values, rtol=1e-3)
     assert "gain" in capsys.readouterr().out
+    replot = tmp_path / "replot.png"  # `neurorect plot` recognises a response file
+    assert main(["plot", str(out), "--out", str(replot)]) == 0
+    assert replot.stat().st_size > 10_000
 
 
 def test_network_broadband_matches_the_exact_discrete_linear_transfer():
