@@ -246,6 +246,16 @@ def _block_is_simple(method, kinds, params, pulses, first, size):
     return True
 
 
+@njit(cache=True, inline="always")
+def _masked_mac(sums, row, j, rate, power_r, power_i, inside):
+    """``sums[row] + i sums[row + 1] += rate * power`` where ``inside``, with the operations
+    numba uses for a real times a complex number (so the bits match ``_advance_unit``)."""
+    re = sums[row, j] + (rate * power_r - 0.0 * power_i)
+    im = sums[row + 1, j] + (rate * power_i + 0.0 * power_r)
+    sums[row, j] = re if inside else sums[row, j]
+    sums[row + 1, j] = im if inside else sums[row + 1, j]
+
+
 # fields of the vectorised block path: read-only parameters and evolving state
 (B_A, B_B, B_BASE, B_AMP, B_GAIN, B_THRESHOLD, B_ALPHA, B_RATE_MIN, B_RATE_MAX, B_BASELINE,
  B_ROT_R, B_ROT_I, B_SROT_R, B_SROT_I, B_W0, B_W1, B_HALF_R, B_HALF_I) = range(18)
@@ -341,24 +351,15 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
             if n_sums > 1:  # harmonics 1 to 3 here, in registers; k > 3 below
                 sr = S[S_SR, j]
                 si = S[S_SI, j]
-                re = sums[0, j] + (r * sr - 0.0 * si)
-                im = sums[1, j] + (r * si + 0.0 * sr)
-                sums[0, j] = re if inside else sums[0, j]
-                sums[1, j] = im if inside else sums[1, j]
+                _masked_mac(sums, 0, j, r, sr, si, inside)
                 if n_sums > 2:
                     p2r = sr * sr - si * si
                     p2i = sr * si + si * sr
-                    re = sums[2, j] + (r * p2r - 0.0 * p2i)
-                    im = sums[3, j] + (r * p2i + 0.0 * p2r)
-                    sums[2, j] = re if inside else sums[2, j]
-                    sums[3, j] = im if inside else sums[3, j]
+                    _masked_mac(sums, 2, j, r, p2r, p2i, inside)
                     if n_sums > 3:
                         p3r = p2r * sr - p2i * si
                         p3i = p2r * si + p2i * sr
-                        re = sums[4, j] + (r * p3r - 0.0 * p3i)
-                        im = sums[5, j] + (r * p3i + 0.0 * p3r)
-                        sums[4, j] = re if inside else sums[4, j]
-                        sums[5, j] = im if inside else sums[5, j]
+                        _masked_mac(sums, 4, j, r, p3r, p3i, inside)
             # Im(z * half): the drive at the middle of the step, as in _advance_unit
             drive = P[B_BASE, j] + P[B_AMP, j] * (S[S_ZR, j] * P[B_HALF_I, j]
                                                   + S[S_ZI, j] * P[B_HALF_R, j])
@@ -382,20 +383,14 @@ def _lrelu_block(first, size, step0, n_steps, dt, record_kind, record_every, kin
                 power_r[j] = S[S_SR, j]
                 power_i[j] = S[S_SI, j]
             for k in range(1, n_sums - 1):
-                sum_r = sums[2 * k]
-                sum_i = sums[2 * k + 1]
                 for j in range(BLOCK):
                     pr = power_r[j] * S[S_SR, j] - power_i[j] * S[S_SI, j]
                     pi_ = power_r[j] * S[S_SI, j] + power_i[j] * S[S_SR, j]
                     power_r[j] = pr
                     power_i[j] = pi_
                     if k >= 3:
-                        r = S[S_RATE, j]
                         inside = step >= P[B_W0, j] and step < P[B_W1, j]
-                        re = sum_r[j] + (r * pr - 0.0 * pi_)
-                        im = sum_i[j] + (r * pi_ + 0.0 * pr)
-                        sum_r[j] = re if inside else sum_r[j]
-                        sum_i[j] = im if inside else sum_i[j]
+                        _masked_mac(sums, 2 * k, j, S[S_RATE, j], pr, pi_, inside)
         for j in range(BLOCK):
             sr = S[S_SR, j]
             si = S[S_SI, j]

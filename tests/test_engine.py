@@ -338,8 +338,9 @@ def test_bad_simulate_arguments():
         simulate(model, batch={"populations.E.transfer.alpha": ["a", "b"]})
 
 
+@pytest.mark.parametrize("n_harmonics", [3, 6])  # 6: the block path's loop for k > 3
 @pytest.mark.parametrize("form", ["rate", "voltage"])
-def test_vectorised_block_path_equals_general_path(form):
+def test_vectorised_block_path_equals_general_path(form, n_harmonics):
     """Leaky-ReLU units take the SIMD block path when their block holds nothing else; a
     Softplus neuron placed first in the same block sends the whole block down the general
     per-unit path. The leaky-ReLU neurons must come out bit for bit the same."""
@@ -349,7 +350,8 @@ def test_vectorised_block_path_equals_general_path(form):
                   freq=tuple(rng.uniform(1, 80, size)), phase=0.3)
     transfer = LeakyReLU(5.0, 0.1, 0.2, rate_min=-0.3, rate_max=4.0, baseline=0.05)
     alone = single_population(transfer, tau=0.01, size=size, form=form, drive=drive,
-                              dt=1e-4, duration=0.3, transient=0.05, n_harmonics=3)
+                              dt=1e-4, duration=0.3, transient=0.05,
+                              n_harmonics=n_harmonics)
     mixed = Model(populations=(Population("S", tau=0.01, transfer=Softplus(), form=form),
                                Population("E", tau=0.01, transfer=transfer, size=size,
                                           form=form)),
