@@ -80,6 +80,23 @@ def _check_freqs(freqs) -> np.ndarray:
     return freqs
 
 
+def _check_options(*, n_periods, n_segments, nperseg, noise_tau) -> None:
+    """Reject nonsense in the numeric options (ModelError naming key, value, range)."""
+    def whole(key, value, low):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ModelError("must be a whole number", key=key, value=value,
+                             allowed=f"an integer >= {low}")
+
+    whole("n_periods", n_periods, 1)
+    whole("n_segments", n_segments, 2)
+    if nperseg is not None:
+        whole("nperseg", nperseg, 16)
+    if noise_tau is not None and not (isinstance(noise_tau, (int, float, np.floating))
+                                      and math.isfinite(noise_tau) and noise_tau > 0):
+        raise ModelError("must be a positive time", key="noise_tau", value=noise_tau,
+                         allowed="0 < noise_tau < inf (s)")
+
+
 def _has_noise(model: Model) -> bool:
     return any(d.noise is not None and np.any(np.asarray(d.noise.sigma) > 0)
                for d in model.drives.values())
@@ -391,6 +408,8 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
     if not isinstance(n_harmonics, (int, np.integer)) or n_harmonics < 1:
         raise ModelError("must be an integer >= 1", key="n_harmonics", value=n_harmonics,
                          allowed="1, 2, 3, ...")
+    _check_options(n_periods=n_periods, n_segments=n_segments, nperseg=nperseg,
+                   noise_tau=noise_tau)
     freqs = _check_freqs(freqs)
     nyquist = 0.5 / model.simulation.dt
     if method in ("simulate", "broadband") and freqs.max() >= nyquist:

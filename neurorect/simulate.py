@@ -201,6 +201,10 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     if dtype not in ("float64", "float32"):
         raise ModelError("unknown dtype", key="dtype", value=dtype,
                          allowed="'float64' or 'float32'")
+    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(
+            blas_threads, (int, np.integer)) or blas_threads < 1):
+        raise ModelError("must be a whole number of threads", key="blas_threads",
+                         value=blas_threads, allowed="an integer >= 1, or None")
     if coupling not in ("auto", "dense", "sparse"):
         raise ModelError("unknown coupling mode", key="coupling", value=coupling,
                          allowed="'auto', 'dense' or 'sparse'")

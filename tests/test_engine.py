@@ -323,6 +323,8 @@ def test_bad_simulate_arguments():
     with pytest.raises(ModelError, match=r"duration = 0.1: the model's transient \(0.2 s.*pass "
                                          r"transient="):
         simulate(model, 0.1)
+    with pytest.raises(ModelError, match=r"blas_threads = 0: .*integer >= 1, or None"):
+        simulate(model, blas_threads=0)
     with pytest.raises(ModelError, match=r"dtype = 'float16'.*'float64' or 'float32'"):
         simulate(model, dtype="float16")
     with pytest.raises(ModelError, match=r"neurons = 3.*0 <= index < 1"):

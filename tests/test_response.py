@@ -193,6 +193,14 @@ def test_schema_units_and_errors():
         frequency_response(leaky_unit(), [6000.0], method="simulate")
     with pytest.raises(ModelError, match=r"I1 = 0.0.*I1 > 0"):
         frequency_response(leaky_unit(), [1.0], I1=0.0)
+    with pytest.raises(ModelError, match=r"n_periods = 0: must be a whole number.*>= 1"):
+        frequency_response(leaky_unit(), [1.0], method="simulate", n_periods=0)
+    with pytest.raises(ModelError, match=r"n_segments = 1: must be a whole number.*>= 2"):
+        frequency_response(leaky_unit(), [1.0], method="broadband", n_segments=1)
+    with pytest.raises(ModelError, match=r"nperseg = 4: .*integer >= 16"):
+        frequency_response(leaky_unit(), [1.0], method="broadband", nperseg=4)
+    with pytest.raises(ModelError, match=r"noise_tau = -0.001: must be a positive time"):
+        frequency_response(leaky_unit(), [1.0], method="broadband", noise_tau=-0.001)
 
 
 def test_response_cli_writes_data_and_figure(tmp_path, capsys):
