@@ -397,12 +397,12 @@ def _lif_of(model: Model) -> LIFNeuron:
     return model.lif
 
 
-def _scalar_drive(model: Model, name: str, value) -> float:
-    if isinstance(value, tuple):
-        raise ModelError("cross-validation needs one value, not one per neuron",
-                         key=f"drives.{model.lif.population}.{name}", value=list(value),
-                         allowed="a number", file=model.source)
-    return float(value)
+def _scalar_drive(model: Model, name: str) -> float:
+    try:
+        return model.drive(model.lif.population).scalar(name)
+    except ModelError as error:
+        raise error.in_context(prefix=f"drives.{model.lif.population}",
+                               file=model.source) from None
 
 
 def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
@@ -441,7 +441,7 @@ def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
     transfer = fit_siegert(lif, mu_range, n_points=n_points, clip=clip)
     values: dict[str, Any] = {f"populations.{pop}.transfer": transfer.to_dict()}
     if fit_tau:
-        mu0 = _scalar_drive(model, "I0", model.drive(pop).I0)
+        mu0 = _scalar_drive(model, "I0")
         freqs = (np.geomspace(1.0, 100.0, 30) if tau_freqs is None
                  else np.asarray(tau_freqs, dtype=float))
         kwargs = _lif_kwargs(lif)
@@ -551,8 +551,8 @@ def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
                          key=f"drives.{pop}", value="steps, pulses or noise",
                          allowed="I0, I1, freq only (the LIF's noise is lif.sigma)",
                          file=model.source)
-    mu0 = _scalar_drive(model, "I0", drive.I0) if mu0 is None else float(mu0)
-    mu1 = _scalar_drive(model, "I1", drive.I1) if mu1 is None else float(mu1)
+    mu0 = _scalar_drive(model, "I0") if mu0 is None else float(mu0)
+    mu1 = _scalar_drive(model, "I1") if mu1 is None else float(mu1)
     if not (math.isfinite(mu1) and mu1 > 0):
         raise ModelError("the drive amplitude must be > 0", key="mu1", value=mu1,
                          allowed="mu1 > 0 V")

@@ -225,6 +225,17 @@ class Drive:
             return np.array(value, dtype=float)
         return np.full(size, float(value))
 
+    def scalar(self, name: str) -> float:
+        """``I0``, ``I1``, ``freq`` or ``phase`` as one number; per-neuron values are accepted
+        only when they are all equal (ModelError otherwise)."""
+        value = getattr(self, name)
+        if isinstance(value, tuple):
+            if len(set(value)) != 1:
+                raise ModelError("per-neuron values where one number is needed", key=name,
+                                 value=list(value)[:4], allowed="a single number")
+            return float(value[0])
+        return float(value)
+
     def deterministic(self, t, size: int = 1) -> np.ndarray:
         """Noise-free drive at times ``t`` (s), shape ``(len(t), size)`` (drive units)."""
         t = np.asarray(t, dtype=float)[:, None]

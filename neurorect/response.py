@@ -63,11 +63,10 @@ def _driven_population(model: Model, population: str | None) -> str:
 def _scalar_drive(model: Model, population: str, name: str, given) -> float:
     if given is not None:
         return float(given)
-    value = model.drive(population).per_neuron(name, model.population(population).size)
-    if np.ptp(value) != 0.0:
-        raise ModelError("per-neuron drive values: give a single value", key=name,
-                         value=value.tolist()[:4], allowed="a number (drive units)")
-    return float(value[0])
+    try:
+        return model.drive(population).scalar(name)
+    except ModelError as error:
+        raise error.in_context(prefix=f"drives.{population}", file=model.source) from None
 
 
 def _check_freqs(freqs) -> np.ndarray:

@@ -136,3 +136,14 @@ def test_single_population_and_replace():
     with pytest.raises(ModelError, match=r"simulaton = 1: unknown field; did you mean "
                                          r"'simulation'\?"):
         model.replace(simulaton=1)
+
+
+def test_drive_scalar_accepts_equal_per_neuron_values_only():
+    from neurorect import frequency_response
+
+    assert Drive(I1=(0.5, 0.5, 0.5)).scalar("I1") == 0.5 and Drive(freq=3.0).scalar("freq") == 3.0
+    model = load_model("models/single_neuron.toml").with_values(
+        {"populations.E.size": 2, "drives.E.I1": [1.0, 0.5]})
+    with pytest.raises(ModelError, match=r"single_neuron.toml: drives.E.I1 = \[1.0, 0.5\]: "
+                                         r"per-neuron values where one number is needed"):
+        frequency_response(model, [1.0])
