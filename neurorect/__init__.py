@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from neurorect._version import __version__
 from neurorect.drive import Drive, Noise, PulseTrain, Step
 from neurorect.errors import ModelError, NeurorectError, SimulationError
 from neurorect.simulate import simulate
@@ -34,8 +35,6 @@ from neurorect.transfer import (
     Softplus,
     Transfer,
 )
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "frequency_response": "neurorect.response",

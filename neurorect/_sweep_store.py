@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from neurorect._sweep_grid import _Dim, _python
+from neurorect._version import __version__
 from neurorect.errors import NeurorectError
 from neurorect.spec import Model
 
@@ -64,8 +65,6 @@ def _model_digest(model: Model, text: str) -> str:
 
 def _manifest(model: Model, model_text: str, dims: list[_Dim], measure: str | Callable,
               options: dict[str, Any], layout: _Layout) -> dict[str, Any]:
-    from neurorect import __version__
-
     grid = {p: v.tolist() for d in dims for p, v in zip(d.paths, d.values, strict=True)}
     core = {
         "neurorect_version": __version__,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from neurorect.errors import ModelError
@@ -63,9 +61,8 @@ def closest_hint(word: str, candidates) -> str:
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def finite_or_inf(value: float) -> bool:
-    return not math.isnan(value)
+def check_integer(key: str, value, *, low: int) -> int:
+    """Check that ``value`` is an integer (not a bool) ``>= low``; return it as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ModelError("must be an integer", key=key, value=value, allowed=f"integer >= {low}")
+    return int(value)

@@ -102,6 +102,7 @@ import numpy as np
 import xarray as xr
 
 from neurorect import fourier
+from neurorect._version import __version__
 from neurorect.drive import Drive
 from neurorect.errors import ModelError, NeurorectError
 from neurorect.spec import LIFNeuron, Model, dumps_model
@@ -444,16 +445,6 @@ def _standalone_main(argv: list[str]) -> int:
 # analysis
 # --------------------------------------------------------------------------------------------
 
-def _delta_se(z: np.ndarray, vxx, vyy, vxy) -> tuple[np.ndarray, np.ndarray]:
-    """SE of |z| and arg z from the covariance of (Re z, Im z) (first order)."""
-    amplitude, phase = np.abs(z), np.angle(z)
-    c, s = np.cos(phase), np.sin(phase)
-    var_a = c * c * vxx + 2 * s * c * vxy + s * s * vyy
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var_p = (s * s * vxx - 2 * s * c * vxy + c * c * vyy) / amplitude**2
-    return np.sqrt(np.maximum(var_a, 0.0)), np.sqrt(np.maximum(var_p, 0.0))
-
-
 def _split_errors(spike_time, spike_neuron, n_per: int, n_cond: int, n_splits: int, *,
                   freq, t_start, t_stop, n_harmonics: int):
     """Standard errors from ``n_splits`` disjoint subsets of each condition's neurons.
@@ -486,7 +477,8 @@ def _split_errors(spike_time, spike_neuron, n_per: int, n_cond: int, n_splits: i
     vxx = (w * d.real**2).sum(axis=1)
     vyy = (w * d.imag**2).sum(axis=1)
     vxy = (w * d.real * d.imag).sum(axis=1)
-    amp_se, phase_se = _delta_se(z_mean, vxx, vyy, vxy)
+    amp_se, phase_se = fourier.amplitude_phase_se(np.abs(z_mean), np.angle(z_mean), vxx,
+                                                   vyy, vxy)
     return r0_se, amp_se, phase_se
 
 
@@ -671,8 +663,6 @@ def simulate_lif(model: Model | LIFNeuron, duration: float | None = None, *,
     NeurorectError
         A failed C++ standalone build or run.
     """
-    from neurorect import __version__
-
     if isinstance(model, Model):
         if model.lif is None:
             raise ModelError("the model has no [lif] table", key="lif", value=None,

@@ -43,6 +43,7 @@ from numpy.typing import ArrayLike
 from scipy import optimize
 
 from neurorect import lif as lif_theory
+from neurorect._version import __version__
 from neurorect.errors import ModelError
 from neurorect.fourier import wrap_phase
 from neurorect.spec import LIFNeuron, Model, dumps_model
@@ -397,14 +398,6 @@ def _lif_of(model: Model) -> LIFNeuron:
     return model.lif
 
 
-def _scalar_drive(model: Model, name: str) -> float:
-    try:
-        return model.drive(model.lif.population).scalar(name)
-    except ModelError as error:
-        raise error.in_context(prefix=f"drives.{model.lif.population}",
-                               file=model.source) from None
-
-
 def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
                   n_points: int = 41, tau_freqs: ArrayLike | None = None, clip: bool = False,
                   fit_tau: bool = True) -> Model:
@@ -441,7 +434,7 @@ def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
     transfer = fit_siegert(lif, mu_range, n_points=n_points, clip=clip)
     values: dict[str, Any] = {f"populations.{pop}.transfer": transfer.to_dict()}
     if fit_tau:
-        mu0 = _scalar_drive(model, "I0")
+        mu0 = model.drive_scalar(model.lif.population, "I0")
         freqs = (np.geomspace(1.0, 100.0, 30) if tau_freqs is None
                  else np.asarray(tau_freqs, dtype=float))
         kwargs = _lif_kwargs(lif)
@@ -540,7 +533,6 @@ def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
         Attrs: the drive, the LIF parameters, the rate model (transfer, tau, form), the
         Brian2 settings and the threshold correction, the model as TOML.
     """
-    from neurorect import __version__
     from neurorect.brian2_lif import simulate_lif
 
     lif = _lif_of(model)
@@ -551,8 +543,8 @@ def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
                          key=f"drives.{pop}", value="steps, pulses or noise",
                          allowed="I0, I1, freq only (the LIF's noise is lif.sigma)",
                          file=model.source)
-    mu0 = _scalar_drive(model, "I0") if mu0 is None else float(mu0)
-    mu1 = _scalar_drive(model, "I1") if mu1 is None else float(mu1)
+    mu0 = model.drive_scalar(lif.population, "I0") if mu0 is None else float(mu0)
+    mu1 = model.drive_scalar(lif.population, "I1") if mu1 is None else float(mu1)
     if not (math.isfinite(mu1) and mu1 > 0):
         raise ModelError("the drive amplitude must be > 0", key="mu1", value=mu1,
                          allowed="mu1 > 0 V")

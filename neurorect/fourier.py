@@ -54,6 +54,7 @@ from scipy import signal
 __all__ = [
     "harmonics", "spike_harmonics", "transfer_function", "spike_transfer_function",
     "complex_coefficient", "to_amplitude_phase", "from_amplitude_phase", "wrap_phase",
+    "harmonics_from_sums", "amplitude_phase_se",
 ]
 
 _TWO_PI = 2.0 * np.pi
@@ -120,6 +121,30 @@ def complex_coefficient(result: xr.Dataset) -> xr.DataArray:
 
 def _attrs(units: str, long_name: str, **extra) -> dict:
     return {"units": units, "long_name": long_name, **extra}
+
+
+def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray):
+    """Mean, amplitudes and phases from streaming sums (the rate engine's statistics).
+
+    Parameters
+    ----------
+    acc : ndarray of complex, shape (..., K + 1)
+        ``acc[..., 0] = sum_n r_n`` and ``acc[..., k] = sum_n r_n exp(-i 2 pi k f t_n)`` over
+        ``counts`` samples of a window of whole periods.
+    counts : ndarray, shape (...)
+        Number of samples in each window.
+
+    Returns
+    -------
+    r0, amplitude, phase : ndarray
+        ``r0`` (units of r), ``A_k`` (units of r) and ``phase_k`` (rad, wrapped to
+        ``(-pi, pi]``), shapes (...) and (..., K), in the sine convention:
+        ``A_k exp(i phase_k) = i 2 acc[..., k] / counts``.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r0 = acc[..., 0].real / counts
+        coefficient = 1j * 2.0 * acc[..., 1:] / counts[..., None]  # A exp(i phase)
+    return r0, np.abs(coefficient), wrap_phase(np.angle(coefficient))
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,7 +456,7 @@ def _spike_conditions(spike_times, spike_neuron, group, n_neurons):
     return t, cond, n_cond, n
 
 
-def _delta_method(amplitude, phase, vxx, vyy, vxy):
+def amplitude_phase_se(amplitude, phase, vxx, vyy, vxy):
     """Standard errors of ``|z|`` and ``arg z`` from the covariance of ``(Re z, Im z)``.
 
     First-order (delta method): with ``z = x + i y = A exp(i phi)``::
@@ -615,12 +640,12 @@ def spike_harmonics(spike_times: ArrayLike, spike_neuron: ArrayLike | None = Non
         vxx = a * a * np.bincount(cond, weights=sin * sin, minlength=n_cond)
         vyy = a * a * np.bincount(cond, weights=cos * cos, minlength=n_cond)
         vxy = a * a * np.bincount(cond, weights=sin * cos, minlength=n_cond)
-        se_a_shot[:, k - 1], se_p_shot[:, k - 1] = _delta_method(amp, ph, vxx, vyy, vxy)
+        se_a_shot[:, k - 1], se_p_shot[:, k - 1] = amplitude_phase_se(amp, ph, vxx, vyy, vxy)
         if n_blocks is not None:
             a_b = 2.0 / block_norm
             x_b, y_b = a_b * per_block(sin), a_b * per_block(cos)
             cov = _block_covariance(x_b, y_b, x, y, weight, n_blocks)
-            se_a[:, k - 1], se_p[:, k - 1] = _delta_method(amp, ph, *cov)
+            se_a[:, k - 1], se_p[:, k - 1] = amplitude_phase_se(amp, ph, *cov)
 
     amplitude, phase = to_amplitude_phase(z)
     return _spike_dataset(

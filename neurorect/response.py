@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from neurorect._validate import closest_hint
+from neurorect._version import __version__
 from neurorect.errors import ModelError
 from neurorect.fourier import wrap_phase
 from neurorect.spec import Model
@@ -58,15 +59,6 @@ def _driven_population(model: Model, population: str | None) -> str:
         return names[0]
     raise ModelError("say which population the sinusoid drives", key="population",
                      value=None, allowed=", ".join(names))
-
-
-def _scalar_drive(model: Model, population: str, name: str, given) -> float:
-    if given is not None:
-        return float(given)
-    try:
-        return model.drive(population).scalar(name)
-    except ModelError as error:
-        raise error.in_context(prefix=f"drives.{population}", file=model.source) from None
 
 
 def _check_freqs(freqs) -> np.ndarray:
@@ -127,7 +119,6 @@ def _dataset(model: Model, freqs: np.ndarray, r0: np.ndarray, coefficient: np.nd
         "harmonic": ("harmonic", np.arange(1, n_harmonics + 1),
                      {"units": "1", "long_name": "harmonic number k"}),
     }
-    from neurorect import __version__
     from neurorect.spec import dumps_model
 
     attrs = {"method": method, "driven_population": population, "I0": I0, "I1": I1,
@@ -149,7 +140,7 @@ def _analytic(model, freqs, I0, I1, population, n_harmonics):
                          allowed="'simulate' or 'broadband' for noisy models")
     r0, coefficient = [], []
     for pop in model.populations:
-        own_I0 = I0 if pop.name == population else _scalar_drive(model, pop.name, "I0", None)
+        own_I0 = I0 if pop.name == population else model.drive_scalar(pop.name, "I0")
         own_I1 = I1 if pop.name == population else 0.0
         tau = None if pop.form == "static" else pop.tau
         exact = sinusoid_response(pop.transfer, own_I0, own_I1, freqs, tau=tau, form=pop.form,
@@ -158,15 +149,6 @@ def _analytic(model, freqs, I0, I1, population, n_harmonics):
         r0.append(np.broadcast_to(exact["r0"].values, freqs.shape))
         coefficient.append(exact["amplitude"].values * np.exp(1j * exact["phase"].values))
     return np.array(r0), np.array(coefficient), {}
-
-
-def _network_arrays(model: Model):
-    transfers, taus, I0 = [], [], []
-    for pop in model.populations:
-        transfers += [pop.transfer] * pop.size
-        taus += [pop.tau] * pop.size
-        I0.append(model.drive(pop.name).per_neuron("I0", pop.size))
-    return transfers, np.array(taus), np.concatenate(I0)
 
 
 def _population_mean(model: Model, values: np.ndarray) -> np.ndarray:
@@ -182,7 +164,8 @@ def _linear(model, freqs, I0, I1, population, n_harmonics):
     if len(forms) != 1:
         raise ModelError("method 'linear' needs one form for all populations", key="form",
                          value=sorted(forms), allowed="all 'rate' or all 'voltage'")
-    transfers, taus, I0_vector = _network_arrays(model)
+    neurons = model.neuron_arrays()
+    transfers, taus, I0_vector = list(neurons.transfer), neurons.tau, neurons.I0.copy()
     lo, hi = model.offsets[population]
     I0_vector[lo:hi] = I0
     input_vector = np.zeros(model.size)
@@ -415,8 +398,8 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
         raise ModelError("frequency at or above the Nyquist frequency", key="freqs",
                          value=float(freqs.max()), allowed=f"freq < 1/(2 dt) = {nyquist:g} Hz")
     population = _driven_population(model, population)
-    I0 = _scalar_drive(model, population, "I0", I0)
-    I1 = _scalar_drive(model, population, "I1", I1)
+    I0 = model.drive_scalar(population, "I0") if I0 is None else float(I0)
+    I1 = model.drive_scalar(population, "I1") if I1 is None else float(I1)
     if not I1 > 0:
         raise ModelError("the drive amplitude must be positive", key="I1", value=I1,
                          allowed="I1 > 0 (drive units)")

@@ -24,8 +24,9 @@ import xarray as xr
 
 from neurorect import _kernels as kernels
 from neurorect._plan import Plan, compile_plan
+from neurorect._version import __version__
 from neurorect.errors import ModelError, SimulationError
-from neurorect.fourier import wrap_phase
+from neurorect.fourier import harmonics_from_sums
 from neurorect.spec import Model, dumps_model
 
 __all__ = ["simulate", "noise_input", "DEFAULT_MAX_RECORD_BYTES", "stat_windows"]
@@ -313,18 +314,7 @@ def _run_chunks(advance, n_steps: int, chunk: int, progress: bool | None, fail: 
             bar.close()
 
 
-def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray):
-    """r0, amplitude, phase from running sums ``acc[..., 0] = sum r``,
-    ``acc[..., k] = sum r exp(-i k w t)`` over ``counts`` samples (sine convention)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r0 = acc[..., 0].real / counts
-        coefficient = 1j * 2.0 * acc[..., 1:] / counts[..., None]  # A exp(i phase)
-    return r0, np.abs(coefficient), wrap_phase(np.angle(coefficient))
-
-
 def _to_dataset(plan: Plan, sim, acc, windows, freq, chosen, record_out, dtype) -> xr.Dataset:
-    from neurorect import __version__
-
     B, N = plan.n_batch, plan.n_neurons
     counts = (windows[:, 1] - windows[:, 0]).astype(float)
     r0, amplitude, phase = harmonics_from_sums(acc, counts)

@@ -36,11 +36,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from neurorect._validate import check_choice, check_range, closest_hint
+from neurorect._validate import check_choice, check_integer, check_range, closest_hint
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
@@ -76,12 +76,6 @@ def _check_keys(prefix: str, data: Mapping[str, Any], allowed, required=()) -> N
                              value=None, allowed=f"the table must set {key!r}")
 
 
-def _integer(key: str, value, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ModelError("must be an integer", key=key, value=value, allowed=f"integer >= {low}")
-    return int(value)
-
-
 @dataclass(frozen=True)
 class Population:
     """A population of identical rate units.
@@ -112,7 +106,7 @@ class Population:
         object.__setattr__(self, "tau", float(_si("tau", self.tau)))
         check_range("tau", self.tau, low=0.0, low_open=True, high=math.inf, high_open=True,
                     unit="s")
-        _integer("size", self.size, low=1)
+        check_integer("size", self.size, low=1)
         check_choice("form", self.form, FORMS)
         object.__setattr__(self, "init", float(_si("init", self.init)))
         if not isinstance(self.transfer, Transfer):
@@ -148,7 +142,7 @@ class Connection:
                              allowed="a finite number")
         check_range("probability", self.probability, low=0.0, high=1.0)
         check_range("g", self.g, low=0.0, high=math.inf, high_open=True)
-        _integer("seed", self.seed, low=0)
+        check_integer("seed", self.seed, low=0)
         if self.kind == "dense" and self.matrix is None:
             raise ModelError("missing required key", key="matrix", value=None,
                              allowed="kind = 'dense' needs a matrix (list of lists or .npy path)")
@@ -232,9 +226,9 @@ class Simulation:
                     unit="s")
         check_choice("method", self.method, METHODS)
         check_choice("record", self.record, RECORD_CHOICES)
-        _integer("seed", self.seed, low=0)
-        _integer("record_every", self.record_every, low=1)
-        _integer("n_harmonics", self.n_harmonics, low=1)
+        check_integer("seed", self.seed, low=0)
+        check_integer("record_every", self.record_every, low=1)
+        check_integer("n_harmonics", self.n_harmonics, low=1)
 
 
 @dataclass(frozen=True)
@@ -282,7 +276,16 @@ class LIFNeuron:
         check_range("t_ref", self.t_ref, low=0.0, high=math.inf, high_open=True, unit="s")
         check_range("sigma", self.sigma, low=0.0, high=math.inf, high_open=True, unit="V")
         check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
-        _integer("n_neurons", self.n_neurons, low=1)
+        check_integer("n_neurons", self.n_neurons, low=1)
+
+
+class NeuronArrays(NamedTuple):
+    """Per-neuron view of a model (length ``model.size``, populations in order)."""
+
+    transfer: tuple[Transfer, ...]
+    tau: np.ndarray  # s
+    voltage: np.ndarray  # bool: voltage form
+    I0: np.ndarray  # drive units
 
 
 _TOP_KEYS = ("name", "description", "simulation", "populations", "drives", "connections",
@@ -410,6 +413,29 @@ class Model:
     def drive(self, name: str) -> Drive:
         """The drive of population ``name`` (zero drive if none is given)."""
         return self.drives.get(name, Drive())
+
+    def drive_scalar(self, population: str, name: str) -> float:
+        """``drives.<population>.<name>`` (``I0``, ``I1``, ``freq``, ``phase``) as one number.
+
+        Raises ModelError naming the file and the full key when the population has
+        per-neuron values that differ.
+        """
+        try:
+            return self.drive(population).scalar(name)
+        except ModelError as error:
+            raise error.in_context(prefix=f"drives.{population}", file=self.source) from None
+
+    def neuron_arrays(self) -> NeuronArrays:
+        """Transfer, tau (s), form and constant drive ``I0`` of every neuron, in order."""
+        transfers: list[Transfer] = []
+        for pop in self.populations:
+            transfers += [pop.transfer] * pop.size
+        tau = np.concatenate([np.full(p.size, p.tau) for p in self.populations])
+        voltage = np.concatenate([np.full(p.size, p.form == "voltage")
+                                  for p in self.populations])
+        I0 = np.concatenate([self.drive(p.name).per_neuron("I0", p.size)
+                             for p in self.populations])
+        return NeuronArrays(tuple(transfers), tau, voltage, I0)
 
     # -- change ---------------------------------------------------------------------------
     def replace(self, **changes) -> Model:

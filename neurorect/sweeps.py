@@ -127,6 +127,7 @@ from neurorect._sweep_store import (
     _open_store,
     chunk_file,
 )
+from neurorect._version import __version__
 from neurorect.errors import ModelError
 from neurorect.spec import Model, dumps_model, load_model, model_from_dict
 from neurorect.units import parse_quantity
@@ -489,11 +490,9 @@ def _theory_point(model: Model, which: str) -> dict[str, Any]:
         raise ModelError("the fixed-point measures need one form for all populations",
                          key="populations", value=sorted(forms),
                          allowed="all 'rate' or all 'voltage'", file=model.source)
-    I0 = np.concatenate([model.drive(p.name).per_neuron("I0", p.size)
-                         for p in model.populations])
-    tau = np.concatenate([np.full(p.size, p.tau) for p in model.populations])
-    transfers = [p.transfer for p in model.populations for _ in range(p.size)]
-    fp = fixed_point(model.coupling_matrix(), I0, transfers, tau=tau, form=forms.pop())
+    neurons = model.neuron_arrays()
+    fp = fixed_point(model.coupling_matrix(), neurons.I0, list(neurons.transfer),
+                     tau=neurons.tau, form=forms.pop())
     rates, silent = [], []
     for pop in model.populations:
         lo, hi = model.offsets[pop.name]
@@ -599,8 +598,6 @@ def _set_threads(threads: int) -> None:
 
 def _run_chunk(settings: _Settings, chunk: _Chunk) -> xr.Dataset:
     """Compute one chunk (the task of both executors): a Dataset over dim ``point``."""
-    from neurorect import __version__
-
     if settings.threads:
         _set_threads(settings.threads)
     model = _model_from_toml(settings.model_toml, settings.source)
@@ -835,8 +832,6 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
     SimulationError
         A point diverged.
     """
-    from neurorect import __version__
-
     if isinstance(model, (str, Path)):
         model = load_model(model)
     if not isinstance(model, Model):

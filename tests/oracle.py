@@ -29,13 +29,8 @@ def reference_run(model, *, seed: int, method: str = "exp_euler"):
     n_steps = int(round(sim.duration / dt))
     plan = compile_plan(model, seed=seed)
     W = model.coupling_matrix() if model.connections else np.zeros((model.size,) * 2)
-    transfers, taus, voltage = [], [], []
-    for pop in model.populations:
-        transfers += [pop.transfer] * pop.size
-        taus += [pop.tau] * pop.size
-        voltage += [pop.form == "voltage"] * pop.size
-    taus = np.array(taus)
-    voltage = np.array(voltage)
+    neurons = model.neuron_arrays()
+    transfers, taus, voltage = neurons.transfer, neurons.tau, neurons.voltage
     params = plan.params
 
     def phi(x):
