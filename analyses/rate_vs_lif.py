@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import neurorect as nr  # noqa: E402
 from neurorect import crossval  # noqa: E402
 from neurorect.io import save  # noqa: E402
+from neurorect.plotting import plot_crossval_bode, plot_fi  # noqa: E402
 
 
 def main() -> None:
@@ -43,8 +44,8 @@ def main() -> None:
     right = figure.add_gridspec(2, 2)[:, 1].subgridspec(2, 1)
     ax_gain = figure.add_subplot(right[0])
     ax_phase = figure.add_subplot(right[1], sharex=ax_gain)
-    crossval.plot_fi(ax_fi, result)
-    crossval.plot_bode(ax_gain, ax_phase, result)
+    plot_fi(ax_fi, result)
+    plot_crossval_bode(ax_gain, ax_phase, result)
     figure.savefig(out / "rate_vs_lif.png", dpi=130)
     print(f"wrote {out / 'rate_vs_lif.png'} and {out / 'rate_vs_lif.nc'}")
 

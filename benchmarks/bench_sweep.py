@@ -37,7 +37,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurorect import load_model, simulate  # noqa: E402
-from neurorect.simulate import stat_windows  # noqa: E402
+from neurorect.driver import stat_windows  # noqa: E402
 from neurorect.sweeps import run_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

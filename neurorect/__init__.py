@@ -1,9 +1,9 @@
 """neurorect: rectifier rate neurons, exact Fourier theory, and spiking cross-validation.
 
-Public names are listed in ``__all__``. ``frequency_response`` and ``run_sweep`` are imported
-on first use. ``simulate`` is imported eagerly: the function shares its name with its module,
-and only an eager import guarantees ``neurorect.simulate`` is the function whatever was
-imported before.
+Public names are listed in ``__all__``; each is imported on first use (so ``import
+neurorect`` and the command line start fast, and analysis code never pulls in Numba).
+``neurorect.simulate`` is the function; its module is :mod:`neurorect.driver` (a module of
+the same name as the function would shadow it once imported).
 """
 
 from __future__ import annotations
@@ -12,31 +12,18 @@ from importlib import import_module
 from typing import Any
 
 from neurorect._version import __version__
-from neurorect.drive import Drive, Noise, PulseTrain, Step
 from neurorect.errors import ModelError, NeurorectError, SimulationError
-from neurorect.simulate import simulate
-from neurorect.spec import (
-    Connection,
-    Model,
-    Population,
-    Simulation,
-    dump_model,
-    load_model,
-    single_population,
-)
-from neurorect.transfer import (
-    ELU,
-    GELU,
-    LeakyReLU,
-    LIFTransfer,
-    PowerLaw,
-    ReLU,
-    Sigmoid,
-    Softplus,
-    Transfer,
-)
 
 _LAZY = {
+    "Drive": "neurorect.drive", "Noise": "neurorect.drive", "PulseTrain": "neurorect.drive",
+    "Step": "neurorect.drive",
+    "simulate": "neurorect.driver",
+    "dump_model": "neurorect.modelfile", "load_model": "neurorect.modelfile",
+    "Connection": "neurorect.spec", "Model": "neurorect.spec", "Population": "neurorect.spec",
+    "Simulation": "neurorect.spec", "single_population": "neurorect.spec",
+    **{name: "neurorect.transfer" for name in ("ELU", "GELU", "LeakyReLU", "LIFTransfer",
+                                               "PowerLaw", "ReLU", "Sigmoid", "Softplus",
+                                               "Transfer")},
     "frequency_response": "neurorect.response",
     "run_sweep": "neurorect.sweeps",
 }
@@ -52,5 +39,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
     raise AttributeError(f"module 'neurorect' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

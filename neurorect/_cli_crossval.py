@@ -81,7 +81,7 @@ def _cmd_crossval(args: argparse.Namespace) -> int:
     from neurorect.crossval import compare, default_mu_range, format_table, matched_model
     from neurorect.errors import ModelError
     from neurorect.io import save
-    from neurorect.spec import load_model
+    from neurorect.modelfile import load_model
 
     model = load_model(args.model)
     if model.lif is None:
@@ -134,7 +134,7 @@ def _plot(result, path: str, title: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from neurorect.crossval import plot_bode, plot_fi
+    from neurorect.plotting import plot_crossval_bode, plot_fi
 
     has_fi = "fi_rate" in result
     figure = plt.figure(figsize=(11 if has_fi else 6, 6), layout="constrained")
@@ -144,7 +144,7 @@ def _plot(result, path: str, title: str):
     column = 1 if has_fi else 0
     ax_gain = figure.add_subplot(grid[0, column])
     ax_phase = figure.add_subplot(grid[1, column], sharex=ax_gain)
-    plot_bode(ax_gain, ax_phase, result)
+    plot_crossval_bode(ax_gain, ax_phase, result)
     figure.suptitle(f"{title}: mu0 = {result.attrs['mu0'] * 1e3:g} mV, mu1 = "
                     f"{result.attrs['mu1'] * 1e3:g} mV, sigma = {result.attrs['sigma'] * 1e3:g} mV")
     figure.savefig(path, dpi=120)

@@ -69,7 +69,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     from neurorect.errors import ModelError
     from neurorect.io import load
-    from neurorect.plotting_sweeps import plot_bode_family, plot_sweep_heatmap, sweep_dims
+    from neurorect.plotting import plot_bode_family, plot_sweep_heatmap, sweep_dims
 
     path = Path(args.result)
     if not path.exists():
@@ -104,11 +104,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                                                   layout="constrained")
             plot_frequency_response(ax, phase_ax, dataset, population=args.population)
         elif kind == "bode" and is_crossval:  # a `neurorect crossval` result
-            from neurorect.crossval import plot_bode
+            from neurorect.plotting import plot_crossval_bode
 
             figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
                                                   layout="constrained")
-            plot_bode(ax, phase_ax, dataset)
+            plot_crossval_bode(ax, phase_ax, dataset)
         elif not is_sweep:
             raise ModelError("not a sweep result (no 'sweep_dims' attr)", key="result",
                              value=str(path),

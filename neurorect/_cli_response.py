@@ -58,8 +58,8 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from neurorect.io import save
+    from neurorect.modelfile import load_model
     from neurorect.response import frequency_response
-    from neurorect.spec import load_model
     from neurorect.sweeps import parse_values
 
     model = load_model(args.model)

@@ -97,7 +97,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     from neurorect.errors import ModelError
     from neurorect.io import save
-    from neurorect.spec import load_model
+    from neurorect.modelfile import load_model
     from neurorect.sweeps import run_sweep
 
     grid = _parse_params(args.param)

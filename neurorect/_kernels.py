@@ -1,6 +1,6 @@
 """Private Numba integrators: numpy arrays and scalars in, arrays out (updated in place).
 
-Only :mod:`neurorect.simulate` calls these. Layout: the simulation's units (batch copies x
+Only :mod:`neurorect.driver` calls these. Layout: the simulation's units (batch copies x
 neurons, batch-major: ``u = b * N + i``) are rows of a few packed arrays:
 
 * ``kinds (U, 2)`` int64: transfer code, form (0 rate, 1 voltage);

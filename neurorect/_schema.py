@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from neurorect._version import __version__
-from neurorect.spec import dumps_model
+from neurorect.modelfile import dumps_model
 
 __all__ = ["attrs", "path_units", "provenance"]
 

@@ -105,7 +105,8 @@ from neurorect import fourier
 from neurorect._version import __version__
 from neurorect.drive import Drive
 from neurorect.errors import ModelError, NeurorectError
-from neurorect.spec import LIFNeuron, Model, dumps_model
+from neurorect.modelfile import dumps_model
+from neurorect.spec import LIFNeuron, Model
 
 __all__ = [
     "simulate_lif", "condition_grid", "CONDITION_KEYS", "THRESHOLD_CORRECTIONS", "TARGETS",

@@ -23,9 +23,9 @@ _SUBCOMMAND_MODULES = ("neurorect._cli_response", "neurorect._cli_sweep",
 def _cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from neurorect.driver import simulate
     from neurorect.io import save
-    from neurorect.simulate import simulate
-    from neurorect.spec import load_model
+    from neurorect.modelfile import load_model
 
     model = load_model(args.model)
     result = simulate(model, args.duration, seed=args.seed, dt=args.dt,

@@ -119,7 +119,7 @@ def _dataset(model: Model, freqs: np.ndarray, r0: np.ndarray, coefficient: np.nd
         "harmonic": ("harmonic", np.arange(1, n_harmonics + 1),
                      {"units": "1", "long_name": "harmonic number k"}),
     }
-    from neurorect.spec import dumps_model
+    from neurorect.modelfile import dumps_model
 
     attrs = {"method": method, "driven_population": population, "I0": I0, "I1": I1,
              "model": dumps_model(model), "neurorect_version": __version__,
@@ -208,7 +208,7 @@ def _trial_se(coefficients: np.ndarray, mean: np.ndarray):
 
 def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_periods,
               duration, n_trials, seed, dtype):
-    from neurorect.simulate import simulate
+    from neurorect.driver import simulate
 
     transient, duration = _timing(model, freqs, transient, n_periods, duration)
     noisy = _has_noise(model)
@@ -250,8 +250,8 @@ def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_per
 
 def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed, n_trials,
                nperseg, noise_tau, n_segments):
+    from neurorect.driver import noise_input, simulate
     from neurorect.fourier import transfer_function
-    from neurorect.simulate import noise_input, simulate
 
     coupled = model.is_coupled
     dt = model.simulation.dt

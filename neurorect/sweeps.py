@@ -129,7 +129,8 @@ from neurorect._sweep_store import (
 )
 from neurorect._version import __version__
 from neurorect.errors import ModelError
-from neurorect.spec import Model, dumps_model, load_model, model_from_dict
+from neurorect.modelfile import dumps_model, load_model
+from neurorect.spec import Model, model_from_dict
 from neurorect.units import parse_quantity
 
 __all__ = [
@@ -534,7 +535,7 @@ def _theory_chunk(model: Model, chunk: _Chunk, which: str) -> xr.Dataset:
 
 
 def _simulate_chunk(model: Model, chunk: _Chunk, settings: _Settings) -> xr.Dataset:
-    from neurorect.simulate import simulate
+    from neurorect.driver import simulate
 
     measure = settings.measure
     builtin = isinstance(measure, str)
@@ -698,7 +699,7 @@ _EXTRA_UNITS = {"simulation.dt": "s", "simulation.duration": "s", "simulation.tr
 
 
 def _path_units(path: str) -> str:
-    from neurorect.simulate import _units_of
+    from neurorect.driver import _units_of
 
     parts = path.split(".")
     if path in _EXTRA_UNITS:

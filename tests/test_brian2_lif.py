@@ -22,7 +22,8 @@ from neurorect.brian2_lif import (
 )
 from neurorect.drive import Drive, Noise, Step
 from neurorect.errors import ModelError
-from neurorect.spec import LIFNeuron, load_model
+from neurorect.modelfile import load_model
+from neurorect.spec import LIFNeuron
 
 pytest.importorskip("brian2")
 # Brian2's equation parser calls a pyparsing API deprecated in pyparsing 3.3

@@ -10,7 +10,8 @@ from neurorect import crossval as cv
 from neurorect import lif as theory
 from neurorect.cli import main
 from neurorect.errors import ModelError
-from neurorect.spec import LIFNeuron, load_model
+from neurorect.modelfile import load_model
+from neurorect.spec import LIFNeuron
 from neurorect.transfer import LeakyReLU
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyparsing")
@@ -286,8 +287,10 @@ def test_format_table_and_figures(small_compare, tmp_path):
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 3)
-    assert cv.plot_fi(axes[0], small_compare)
-    assert cv.plot_bode(axes[1], axes[2], small_compare)
+    from neurorect.plotting import plot_crossval_bode, plot_fi
+
+    assert plot_fi(axes[0], small_compare)
+    assert plot_crossval_bode(axes[1], axes[2], small_compare)
     plt.close(figure)
 
 

@@ -11,8 +11,9 @@ from oracle import reference_run
 
 from neurorect import Drive, LeakyReLU, ModelError, Noise, SimulationError, Softplus, Step
 from neurorect import _kernels as kernels
-from neurorect.simulate import simulate
-from neurorect.spec import Connection, Model, Population, Simulation, load_model, single_population
+from neurorect.driver import simulate
+from neurorect.modelfile import load_model
+from neurorect.spec import Connection, Model, Population, Simulation, single_population
 
 
 def linear_unit(*, dt=1e-4, duration=0.5, method="exp_euler", tau=0.01, freq=20.0,

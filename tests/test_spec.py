@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neurorect import Drive, LeakyReLU, ModelError, load_model, single_population
-from neurorect.spec import dump_model, dumps_model
+from neurorect.modelfile import dump_model, dumps_model
 from neurorect.units import parse_quantity, unit_scale
 
 MODEL_FILES = ["single_neuron", "ei_pair", "random_network", "lif_matched"]

@@ -21,13 +21,13 @@ import xarray as xr
 import neurorect.sweeps as sweeps
 from neurorect import ModelError, load_model
 from neurorect.cli import main
+from neurorect.driver import simulate
 from neurorect.io import load, save
-from neurorect.simulate import simulate
 from neurorect.sweeps import StoreMismatchError, parse_values, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SINGLE = ROOT / "models" / "single_neuron.toml"
-# ``neurorect.simulate`` is the function (the package re-exports it); this is its module
+# ``neurorect.simulate`` is the function; this is its module (neurorect.driver)
 simulate_module = sys.modules[simulate.__module__]
 EI_PAIR = ROOT / "models" / "ei_pair.toml"
 ALPHA = "populations.E.transfer.alpha"

@@ -27,7 +27,8 @@ from neurorect._plan import Plan, compile_plan
 from neurorect._version import __version__
 from neurorect.errors import ModelError, SimulationError
 from neurorect.fourier import harmonics_from_sums
-from neurorect.spec import Model, dumps_model
+from neurorect.modelfile import dumps_model
+from neurorect.spec import Model
 
 __all__ = ["simulate", "noise_input", "DEFAULT_MAX_RECORD_BYTES", "stat_windows"]
 
