@@ -34,11 +34,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurorect._validate import closest_hint
-from neurorect._version import __version__
+from neurorect._schema import attrs, provenance
+from neurorect._validate import check_choice, check_integer, closest_hint
 from neurorect.errors import ModelError
-from neurorect.fourier import wrap_phase
+from neurorect.fourier import amplitude_phase_se, transfer_function, wrap_phase
 from neurorect.spec import Model
+from neurorect.theory import linear_response, sinusoid_response
 
 __all__ = ["frequency_response", "METHODS"]
 
@@ -101,35 +102,26 @@ def _dataset(model: Model, freqs: np.ndarray, r0: np.ndarray, coefficient: np.nd
     phase = wrap_phase(np.angle(coefficient))
     dims = ("population", "freq")
     data: dict[str, Any] = {
-        "r0": (dims, r0, {"units": "Hz", "long_name": "mean rate"}),
-        "amplitude": (dims + ("harmonic",), amplitude,
-                      {"units": "Hz", "long_name": "harmonic amplitude A_k"}),
+        "r0": (dims, r0, attrs("Hz", "mean rate")),
+        "amplitude": (dims + ("harmonic",), amplitude, attrs("Hz", "harmonic amplitude A_k")),
         "phase": (dims + ("harmonic",), phase,
-                  {"units": "rad", "long_name": "harmonic phase relative to the drive's sine "
-                                                "(negative: lag)"}),
-        "gain": (dims, amplitude[..., 0] / I1,
-                 {"units": "Hz per drive unit", "long_name": "gain A_1 / I1"}),
+                  attrs("rad", "harmonic phase relative to the drive's sine (negative: lag)")),
+        "gain": (dims, amplitude[..., 0] / I1, attrs("Hz per drive unit", "gain A_1 / I1")),
     }
-    for name, (values, attrs) in extra.items():
-        data[name] = (dims + (("harmonic",) if np.ndim(values) == 3 else ()), values, attrs)
+    for name, (values, var_attrs) in extra.items():
+        data[name] = (dims + (("harmonic",) if np.ndim(values) == 3 else ()), values, var_attrs)
     coords = {
         "population": ("population", [p.name for p in model.populations],
-                       {"units": "1", "long_name": "population"}),
-        "freq": ("freq", freqs, {"units": "Hz", "long_name": "drive frequency"}),
-        "harmonic": ("harmonic", np.arange(1, n_harmonics + 1),
-                     {"units": "1", "long_name": "harmonic number k"}),
+                       attrs("1", "population")),
+        "freq": ("freq", freqs, attrs("Hz", "drive frequency")),
+        "harmonic": ("harmonic", np.arange(1, n_harmonics + 1), attrs("1", "harmonic number k")),
     }
-    from neurorect.modelfile import dumps_model
-
-    attrs = {"method": method, "driven_population": population, "I0": I0, "I1": I1,
-             "model": dumps_model(model), "neurorect_version": __version__,
-             "fourier_convention": "r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)"}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    info = provenance(model, method=method, driven_population=population, I0=I0, I1=I1,
+                      fourier_convention="r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)")
+    return xr.Dataset(data, coords=coords, attrs=info)
 
 
 def _analytic(model, freqs, I0, I1, population, n_harmonics):
-    from neurorect.theory import sinusoid_response
-
     if model.is_coupled:
         raise ModelError("method 'analytic' is exact for uncoupled populations only; this "
                          "model has connections", key="method", value="analytic",
@@ -158,8 +150,6 @@ def _population_mean(model: Model, values: np.ndarray) -> np.ndarray:
 
 
 def _linear(model, freqs, I0, I1, population, n_harmonics):
-    from neurorect.theory import linear_response
-
     forms = {p.form for p in model.populations}
     if len(forms) != 1:
         raise ModelError("method 'linear' needs one form for all populations", key="form",
@@ -179,7 +169,7 @@ def _linear(model, freqs, I0, I1, population, n_harmonics):
     rates = _population_mean(model, linear["rate"].values)
     r0 = np.repeat(rates[:, None], freqs.size, axis=1)
     extra = {"stable": (np.full(r0.shape, int(linear.attrs["stable"])),
-                        {"units": "1", "long_name": "fixed point stable (1) or not (0)"})}
+                        attrs("1", "fixed point stable (1) or not (0)"))}
     return r0, coefficient, extra
 
 
@@ -194,16 +184,17 @@ def _timing(model: Model, freqs, transient, n_periods, duration):
 
 
 def _trial_se(coefficients: np.ndarray, mean: np.ndarray):
-    """Amplitude and phase SEs from trial coefficients (trial axis 0) via the spread along and
-    across the mean's direction (delta method, valid for amplitude >> se)."""
+    """Amplitude and phase SEs of the trial mean from trial coefficients (trial axis 0).
+
+    The sample covariance of ``(Re z, Im z)`` over the ``n`` trials, divided by ``n``, through
+    the delta method (:func:`neurorect.fourier.amplitude_phase_se`; valid for amplitude >> se).
+    """
     n = coefficients.shape[0]
-    direction = np.exp(1j * np.angle(mean))
-    along = (coefficients * direction.conj()).real
-    across = (coefficients * direction.conj()).imag
-    amplitude_se = along.std(axis=0, ddof=1) / math.sqrt(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phase_se = across.std(axis=0, ddof=1) / math.sqrt(n) / np.abs(mean)
-    return amplitude_se, phase_se
+    dx, dy = coefficients.real - mean.real, coefficients.imag - mean.imag
+    norm = n * (n - 1)
+    vxx, vyy, vxy = ((dx * dx).sum(0) / norm, (dy * dy).sum(0) / norm,
+                     (dx * dy).sum(0) / norm)
+    return amplitude_phase_se(np.abs(mean), np.angle(mean), vxx, vyy, vxy)
 
 
 def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_periods,
@@ -232,26 +223,26 @@ def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_per
     r0 = r0.reshape(len(model.populations), freqs.size, trials)
     mean = per_pop.mean(axis=2)
     extra = {"duration": (np.full(mean.shape[:2], duration),
-                          {"units": "s", "long_name": "simulated time per frequency"})}
+                          attrs("s", "simulated time per frequency"))}
     if trials > 1:
         amplitude_se, phase_se = _trial_se(np.moveaxis(per_pop, 2, 0), mean)
-        extra["amplitude_se"] = (amplitude_se, {"units": "Hz",
-                                                "long_name": "standard error of A_k over "
-                                                             "trials"})
-        extra["phase_se"] = (phase_se, {"units": "rad",
-                                        "long_name": "standard error of phase_k over trials"})
+        extra["amplitude_se"] = (amplitude_se, attrs("Hz", "standard error of A_k over trials"))
+        extra["phase_se"] = (phase_se, attrs("rad", "standard error of phase_k over trials"))
         extra["r0_se"] = (r0.std(axis=2, ddof=1) / math.sqrt(trials),
-                          {"units": "Hz", "long_name": "standard error of r0 over trials"})
+                          attrs("Hz", "standard error of r0 over trials"))
         extra["gain_se"] = (amplitude_se[..., 0] / I1,
-                            {"units": "Hz per drive unit", "long_name": "standard error of "
-                                                                        "the gain"})
+                            attrs("Hz per drive unit", "standard error of the gain"))
     return r0.mean(axis=2), mean, extra
 
 
-def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed, n_trials,
+def _noise_run(model: Model, freqs, I0, I1, population, *, transient, seed, n_trials,
                nperseg, noise_tau, n_segments):
+    """Simulate the model with OU noise of std ``I1`` instead of the driven sinusoid.
+
+    Returns the rates and the stimulus (both with a ``batch`` dim), the analysed time window
+    and the Welch segment length.
+    """
     from neurorect.driver import noise_input, simulate
-    from neurorect.fourier import transfer_function
 
     coupled = model.is_coupled
     dt = model.simulation.dt
@@ -282,7 +273,27 @@ def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed
     if batch is None:
         rates = rates.expand_dims(batch=1)
         stimulus = stimulus.expand_dims(batch=1)
-    window = slice(first, n_steps)
+    return rates, stimulus, slice(first, n_steps), nperseg
+
+
+def _on_grid(estimate: xr.Dataset, freqs: np.ndarray) -> dict[str, np.ndarray]:
+    """A Welch estimate interpolated (in log frequency) to the requested frequencies."""
+    grid = estimate["freq"].values
+    if freqs.max() > grid.max() or freqs.min() < grid.min():
+        raise ModelError("frequencies outside the broadband estimate's grid", key="freqs",
+                         value=[float(freqs.min()), float(freqs.max())],
+                         allowed=f"{grid.min():g} <= freq <= {grid.max():g} Hz "
+                                 "(raise nperseg for lower frequencies)")
+    log_grid, log_f = np.log(grid), np.log(freqs)
+    out = {name: np.interp(log_f, log_grid, estimate[name].values)
+           for name in ("gain", "gain_se", "phase_se", "coherence")}
+    out["phase"] = np.interp(log_f, log_grid, np.unwrap(estimate["phase"].values))
+    return out
+
+
+def _broadband(model, freqs, I0, I1, population, n_harmonics, **options):
+    rates, stimulus, window, nperseg = _noise_run(model, freqs, I0, I1, population, **options)
+    coupled = model.is_coupled
 
     def records(values: xr.DataArray) -> xr.DataArray:
         stacked = values.isel(time=window).stack(record=("batch", "neuron"))
@@ -304,30 +315,18 @@ def _broadband(model, freqs, I0, I1, population, n_harmonics, *, transient, seed
             columns["phase"][index] = 0.0
             columns["coherence"][index] = 0.0
             continue
-        estimate = transfer_function(records(stimulus), records(response), dt=dt,
-                                     nperseg=nperseg, average_over=("record",))
-        grid = estimate["freq"].values
-        if freqs.max() > grid.max() or freqs.min() < grid.min():
-            raise ModelError("frequencies outside the broadband estimate's grid", key="freqs",
-                             value=[float(freqs.min()), float(freqs.max())],
-                             allowed=f"{grid.min():g} <= freq <= {grid.max():g} Hz "
-                                     "(raise nperseg for lower frequencies)")
-        log_grid, log_f = np.log(grid), np.log(freqs)
-        for name in ("gain", "gain_se", "phase_se", "coherence"):
-            columns[name][index] = np.interp(log_f, log_grid, estimate[name].values)
-        columns["phase"][index] = np.interp(log_f, log_grid,
-                                            np.unwrap(estimate["phase"].values))
+        estimate = transfer_function(records(stimulus), records(response),
+                                     dt=model.simulation.dt, nperseg=nperseg,
+                                     average_over=("record",))
+        for name, values in _on_grid(estimate, freqs).items():
+            columns[name][index] = values
     coefficient = np.full((n_pop, freqs.size, n_harmonics), np.nan + 0j)
     coefficient[..., 0] = columns["gain"] * I1 * np.exp(1j * columns["phase"])
     extra = {
-        "gain_se": (columns["gain_se"], {"units": "Hz per drive unit",
-                                         "long_name": "standard error of the gain "
-                                                      "(coherence)"}),
-        "phase_se": (columns["phase_se"], {"units": "rad",
-                                           "long_name": "standard error of the phase "
-                                                        "(coherence)"}),
-        "coherence": (columns["coherence"], {"units": "1",
-                                             "long_name": "coherence gamma^2"}),
+        "gain_se": (columns["gain_se"],
+                    attrs("Hz per drive unit", "standard error of the gain (coherence)")),
+        "phase_se": (columns["phase_se"], attrs("rad", "standard error of the phase (coherence)")),
+        "coherence": (columns["coherence"], attrs("1", "coherence gamma^2")),
     }
     return np.repeat(r0[:, None], freqs.size, axis=1), coefficient, extra
 
@@ -384,12 +383,8 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
     ModelError
         Unknown method, bad frequencies, or a method that does not apply to the model.
     """
-    if method not in METHODS:
-        raise ModelError(f"unknown method{closest_hint(str(method), METHODS)}", key="method",
-                         value=method, allowed=", ".join(METHODS))
-    if not isinstance(n_harmonics, (int, np.integer)) or n_harmonics < 1:
-        raise ModelError("must be an integer >= 1", key="n_harmonics", value=n_harmonics,
-                         allowed="1, 2, 3, ...")
+    check_choice("method", method, METHODS)
+    check_integer("n_harmonics", n_harmonics, low=1)
     _check_options(n_periods=n_periods, n_segments=n_segments, nperseg=nperseg,
                    noise_tau=noise_tau)
     freqs = _check_freqs(freqs)
