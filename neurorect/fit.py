@@ -1,67 +1,44 @@
-r"""Rate-versus-spike cross-validation: fit rectifiers to LIF neurons and compare responses.
+r"""Fitting rate models to LIF neurons: a leaky ReLU to an f-I curve, a low-pass to chi(f).
 
-A population of leaky integrate-and-fire neurons (Brunel's convention, see
-:mod:`neurorect.lif`: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, free membrane
-variance ``sigma**2 / 2``) and the leaky-ReLU rate model matched to it are given the same
-sinusoidal drive ``mu(t) = mu0 + mu1 sin(2 pi f t)`` (volts). Three sources answer:
-
-``"rate"``
-    the rate model (exact theory, :func:`neurorect.theory.sinusoid_response`, or
-    :func:`neurorect.simulate`);
-``"lif_brian2"``
-    the Brian2 LIF population (:func:`neurorect.brian2_lif.simulate_lif`: every frequency
-    and every f-I point a block of one NeuronGroup, spikes analysed by
-    :func:`neurorect.fourier.spike_harmonics`), with standard errors;
-``"lif_theory"``
-    LIF theory: Siegert rate and the linear-response susceptibility ``chi(f)``
-    (:mod:`neurorect.lif`).
-
-Matching a rate model to an LIF neuron:
+The LIF neuron is in Brunel's convention (see :mod:`neurorect.lif`: ``tau_m dV/dt = -V +
+mu(t) + sigma sqrt(tau_m) xi(t)``, free membrane variance ``sigma**2 / 2``), its input ``mu``
+in volts.
 
 * :func:`fit_leaky_relu` fits ``gain``, ``threshold``, ``alpha`` and ``baseline`` (optionally
   clipped at 0) to an f-I curve; on the noisy Siegert curve the fitted ``alpha`` is the leak
   slope that the noise buys (a noiseless LIF has ``alpha = 0``: silent below threshold).
-  :func:`fit_to_lif` draws the curve from Siegert or from a Brian2 simulation.
+  :func:`fit_to_lif` draws the curve from Siegert (:func:`fit_siegert`) or from a Brian2
+  simulation.
 * :func:`fit_lowpass_tau` fits the time constant ``tau_mu`` of an LN model with an
   exponential filter, ``1 / (1 + i 2 pi f tau_mu) ~ chi(f) / chi(0)``.
-* :func:`matched_model` returns a model whose population uses both.
 
-This module never imports Brian2 or Numba at import time: the Brian2 bridge is imported
-inside the functions that run it.
+:func:`neurorect.crossval.matched_model` applies both to a model. Pure analysis: this module
+imports neither Numba nor Brian2 (the Brian2 bridge is imported by :func:`fit_to_lif` only
+for ``source="brian2"``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import xarray as xr
 from numpy.typing import ArrayLike
 from scipy import optimize
 
 from neurorect import lif as lif_theory
-from neurorect._version import __version__
+from neurorect._validate import check_choice, check_finite, check_range
 from neurorect.errors import ModelError
-from neurorect.fourier import wrap_phase
-from neurorect.modelfile import dumps_model
-from neurorect.spec import LIFNeuron, Model
+from neurorect.spec import LIFNeuron
 from neurorect.transfer import LeakyReLU
 
 __all__ = [
     "FitInfo", "fit_leaky_relu", "fit_to_lif", "fit_siegert", "fit_lowpass_tau",
-    "matched_model", "compare", "default_mu_range", "SOURCES", "format_table",
+    "default_mu_range", "lif_parameters",
 ]
 
-#: The ``source`` coordinate of :func:`compare`.
-SOURCES = ("rate", "lif_brian2", "lif_theory")
 _PARAMS = ("gain", "threshold", "alpha", "baseline")
-
-
-def _attrs(units: str, long_name: str) -> dict[str, str]:
-    return {"units": units, "long_name": long_name}
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,9 +150,8 @@ def fit_leaky_relu(mu: ArrayLike, rate: ArrayLike, *, rate_se: ArrayLike | None 
         raise ModelError("mu and rate have different lengths", key="rate",
                          value=f"{rate_arr.size} values for {mu_arr.size} inputs",
                          allowed="one rate per input")
-    if not (np.all(np.isfinite(mu_arr)) and np.all(np.isfinite(rate_arr))):
-        raise ModelError("mu and rate must be finite", key="rate", value="non-finite values",
-                         allowed="finite numbers")
+    check_finite("mu", mu_arr)
+    check_finite("rate", rate_arr)
     if np.unique(mu_arr).size < 5:
         raise ModelError("too few distinct inputs to fit four parameters", key="mu",
                          value=np.unique(mu_arr).size, allowed="at least 5 distinct values")
@@ -183,10 +159,8 @@ def fit_leaky_relu(mu: ArrayLike, rate: ArrayLike, *, rate_se: ArrayLike | None 
         weight = np.ones_like(rate_arr)
     else:
         se = np.broadcast_to(np.asarray(rate_se, dtype=float).ravel(), rate_arr.shape)
-        if not np.all(np.isfinite(se) & (se > 0)):
-            raise ModelError("rate_se must be finite and > 0", key="rate_se",
-                             value=float(se[~(np.isfinite(se) & (se > 0))][0]),
-                             allowed="> 0 Hz")
+        check_range("rate_se", se, low=0.0, low_open=True, high=math.inf, high_open=True,
+                    unit="Hz")
         weight = 1.0 / se
     rate_min = 0.0 if clip else -math.inf
     if not rate_max > rate_min:
@@ -232,7 +206,9 @@ def fit_leaky_relu(mu: ArrayLike, rate: ArrayLike, *, rate_se: ArrayLike | None 
     return transfer, info
 
 
-def _lif_kwargs(lif: LIFNeuron) -> dict[str, float]:
+def lif_parameters(lif: LIFNeuron) -> dict[str, float]:
+    """``tau_m``, ``v_th``, ``v_reset`` and ``t_ref`` of ``lif`` (s, V, V, s): the keyword
+    arguments of the :mod:`neurorect.lif` theory functions."""
     return {"tau_m": lif.tau_m, "v_th": lif.v_th, "v_reset": lif.v_reset, "t_ref": lif.t_ref}
 
 
@@ -277,6 +253,7 @@ def fit_to_lif(lif: LIFNeuron, mu_range: tuple[float, float] | None = None, *,
     LeakyReLU or (LeakyReLU, FitInfo)
         Gain in Hz/V, threshold in V, baseline in Hz.
     """
+    check_choice("source", source, ("siegert", "brian2"))
     sigma = lif.sigma if sigma is None else float(sigma)
     lo, hi = default_mu_range(lif, sigma) if mu_range is None else map(float, mu_range)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
@@ -289,8 +266,8 @@ def fit_to_lif(lif: LIFNeuron, mu_range: tuple[float, float] | None = None, *,
             raise ModelError("simulation arguments given for the Siegert curve",
                              key="source", value=source,
                              allowed=f"source='brian2' with {sorted(simulate_kwargs)}")
-        rate = np.asarray(lif_theory.siegert_rate(mu, sigma, **_lif_kwargs(lif)))
-    elif source == "brian2":
+        rate = np.asarray(lif_theory.siegert_rate(mu, sigma, **lif_parameters(lif)))
+    else:
         from neurorect.brian2_lif import simulate_lif
 
         simulate_kwargs.setdefault("duration", 2.0)
@@ -302,9 +279,6 @@ def fit_to_lif(lif: LIFNeuron, mu_range: tuple[float, float] | None = None, *,
         floor = 1.0 / (result["n_neurons"].values * (result.attrs["duration"]
                                                       - result.attrs["transient"]))
         rate_se = np.maximum(rate_se, floor)
-    else:
-        raise ModelError("unknown f-I source", key="source", value=source,
-                         allowed="'siegert' or 'brian2'")
     fitted = fit_leaky_relu(mu, rate, rate_se=rate_se, clip=clip, full_output=full_output)
     if full_output:
         transfer, info = fitted
@@ -355,9 +329,8 @@ def fit_lowpass_tau(freq: ArrayLike, chi: ArrayLike, *, chi0: complex | None = N
         raise ModelError("freq and chi must have the same, non-zero length", key="chi",
                          value=f"{h.size} values for {f.size} frequencies",
                          allowed="one response per frequency")
-    if np.any(~np.isfinite(f) | (f < 0)) or not np.all(np.isfinite(h)):
-        raise ModelError("freq must be finite and >= 0 and chi finite", key="freq",
-                         value=f.tolist(), allowed="finite values, freq >= 0 Hz")
+    check_range("freq", f, low=0.0, high=math.inf, high_open=True, unit="Hz")
+    check_finite("chi", np.abs(h))
     if chi0 is None:
         zero = f == 0
         if not np.any(zero):
@@ -384,316 +357,3 @@ def fit_lowpass_tau(freq: ArrayLike, chi: ArrayLike, *, chi0: complex | None = N
     best = optimize.minimize_scalar(cost, bounds=(lo, hi), method="bounded",
                                     options={"xatol": 1e-10})
     return float(math.exp(best.x if best.fun <= values[i] else grid[i]))
-
-
-# --------------------------------------------------------------------------------------------
-# matched model and comparison
-# --------------------------------------------------------------------------------------------
-
-def _lif_of(model: Model) -> LIFNeuron:
-    if model.lif is None:
-        raise ModelError("the model has no [lif] table", key="lif", value=None,
-                         allowed="a model with an [lif] table (see models/lif_matched.toml)",
-                         file=model.source)
-    return model.lif
-
-
-def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
-                  n_points: int = 41, tau_freqs: ArrayLike | None = None, clip: bool = False,
-                  fit_tau: bool = True) -> Model:
-    """The model with its LIF-matched population refitted to LIF theory.
-
-    The population named by ``lif.population`` gets the leaky ReLU fitted to the Siegert
-    f-I curve (:func:`fit_siegert`) and, if ``fit_tau``, the time constant ``tau_mu`` fitted
-    to ``chi(f) / chi(0)`` at the drive's ``mu0`` (:func:`fit_lowpass_tau`). The form
-    (rate or voltage) is kept: both give the filter ``1 / (1 + i 2 pi f tau)`` for small
-    signals.
-
-    Parameters
-    ----------
-    model : Model
-        A model with an ``[lif]`` table.
-    mu_range : (float, float), optional
-        f-I range of the fit, V (default :func:`default_mu_range`).
-    n_points : int
-        Points of the f-I curve.
-    tau_freqs : array_like, optional
-        Frequencies for the ``tau_mu`` fit, Hz (default 30 log-spaced from 1 to 100 Hz).
-    clip : bool
-        Clip the fitted transfer at 0 Hz.
-    fit_tau : bool
-        Also refit the population's time constant.
-
-    Returns
-    -------
-    Model
-        A copy (validated) with ``populations.<P>.transfer`` (and ``.tau``) replaced.
-    """
-    lif = _lif_of(model)
-    pop = lif.population
-    transfer = fit_siegert(lif, mu_range, n_points=n_points, clip=clip)
-    values: dict[str, Any] = {f"populations.{pop}.transfer": transfer.to_dict()}
-    if fit_tau:
-        mu0 = model.drive_scalar(model.lif.population, "I0")
-        freqs = (np.geomspace(1.0, 100.0, 30) if tau_freqs is None
-                 else np.asarray(tau_freqs, dtype=float))
-        kwargs = _lif_kwargs(lif)
-        chi = lif_theory.susceptibility(freqs, mu0, lif.sigma, **kwargs)
-        chi0 = lif_theory.siegert_derivative(mu0, lif.sigma, **kwargs)
-        values[f"populations.{pop}.tau"] = fit_lowpass_tau(freqs, chi, chi0=chi0)
-    return model.with_values(values)
-
-
-def _rate_response(model: Model, pop: str, mu0: float, mu1: float, freqs: np.ndarray,
-                   method: str, n_harmonics: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """r0 (Hz), gain (Hz/V) and phase (rad) of the rate model at each frequency."""
-    population = model.population(pop)
-    if method == "analytic":
-        if model.is_coupled:
-            raise ModelError("the analytic rate response is for an uncoupled population",
-                             key="rate_method", value=method,
-                             allowed="'simulate' for a coupled model", file=model.source)
-        from neurorect.theory import sinusoid_response
-
-        result = sinusoid_response(population.transfer, mu0, mu1, freqs, tau=population.tau,
-                                   form=population.form, n_harmonics=n_harmonics)
-        r0 = np.broadcast_to(result["r0"].values, freqs.shape)
-        amplitude = result["amplitude"].sel(harmonic=1).values
-        phase = result["phase"].sel(harmonic=1).values
-        return r0.astype(float), amplitude / mu1, phase
-    if method == "simulate":
-        from neurorect.driver import simulate
-
-        driven = model.with_values({f"drives.{pop}.I0": mu0, f"drives.{pop}.I1": mu1,
-                                    f"drives.{pop}.phase": 0.0})
-        result = simulate(driven, record="none", n_harmonics=n_harmonics, progress=False,
-                          batch={f"drives.{pop}.freq": freqs})
-        first, stop = driven.offsets[pop]
-        part = result.isel(neuron=slice(first, stop))
-        z = (part["amplitude"].sel(harmonic=1) * np.exp(1j * part["phase"].sel(harmonic=1)))
-        z = z.mean("neuron").values
-        return (part["r0"].mean("neuron").values, np.abs(z) / mu1,
-                np.angle(z))
-    raise ModelError("unknown rate method", key="rate_method", value=method,
-                     allowed="'analytic' or 'simulate'")
-
-
-def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
-            mu1: float | None = None, rate_method: str = "analytic",
-            fi_mu: ArrayLike | None = None, n_neurons: int | None = None,
-            duration: float | None = None, transient: float | None = None,
-            dt: float | None = None, seed: int | None = None,
-            threshold_correction: str | None = "bridge", target: str = "cython",
-            n_harmonics: int = 3) -> xr.Dataset:
-    """Rate model, Brian2 LIF population and LIF theory under the same sinusoidal drives.
-
-    Every source gets ``mu(t) = mu0 + mu1 sin(2 pi f t)`` (volts) at each frequency. The
-    Brian2 population runs all frequencies (and the f-I inputs ``fi_mu``) as blocks of one
-    NeuronGroup in one run.
-
-    Parameters
-    ----------
-    model : Model
-        A model with an ``[lif]`` table; its population ``lif.population`` is the rate
-        model (transfer in Hz per volt, its ``tau`` and ``form``). Its drive must be a
-        plain sinusoid (no steps, pulses or noise: the LIF's noise is ``lif.sigma``).
-    freqs : array_like
-        Drive frequencies, Hz (> 0, distinct).
-    mu0, mu1 : float, optional
-        Mean and amplitude of the drive, V (default: the drive's ``I0`` and ``I1``;
-        ``mu1 > 0``).
-    rate_method : {"analytic", "simulate"}
-        Rate model by exact theory (:func:`neurorect.theory.sinusoid_response`, uncoupled
-        population) or by :func:`neurorect.simulate` (batched over frequency; the model's
-        ``[simulation]`` settings).
-    fi_mu : array_like, optional
-        Constant inputs (V) for f-I curves of all three sources (dim ``mu``).
-    n_neurons, duration, transient, dt, seed, threshold_correction, target
-        Of the Brian2 run (:func:`neurorect.brian2_lif.simulate_lif`; defaults from the
-        model's ``[lif]`` and ``[simulation]`` tables).
-    n_harmonics : int
-        Harmonics analysed (only the first is reported).
-
-    Returns
-    -------
-    xarray.Dataset
-        Dims ``source`` (``"rate"``, ``"lif_brian2"``, ``"lif_theory"``) and ``freq``:
-
-        * ``r0`` (Hz), ``gain`` (Hz/V; ``A_1 / mu1``, for theory ``|chi|``), ``phase``
-          (rad; ``arg chi`` for theory, negative for a lag);
-        * ``r0_se``, ``gain_se``, ``phase_se``: standard errors (NaN except for
-          ``lif_brian2``, whose errors come from disjoint neuron subsets);
-        * ``z_r0``, ``z_gain``, ``z_phase``: ``(brian2 - source) / se_brian2`` (phase
-          difference wrapped; NaN for ``lif_brian2`` itself). LIF theory is linear
-          response: its ``r0`` is the Siegert rate at ``mu0``, so ``z_r0`` against it also
-          measures the second-order rise of the mean rate with ``mu1``.
-
-        With ``fi_mu``, also dim ``mu`` with ``fi_rate`` (Hz; the rate model's static
-        ``phi(mu)``, the Brian2 rate, the Siegert rate), ``fi_rate_se`` and ``z_fi``.
-        Attrs: the drive, the LIF parameters, the rate model (transfer, tau, form), the
-        Brian2 settings and the threshold correction, the model as TOML.
-    """
-    from neurorect.brian2_lif import simulate_lif
-
-    lif = _lif_of(model)
-    pop = lif.population
-    drive = model.drive(pop)
-    if drive.steps or drive.pulses or drive.noise is not None:
-        raise ModelError("cross-validation needs a plain sinusoidal drive",
-                         key=f"drives.{pop}", value="steps, pulses or noise",
-                         allowed="I0, I1, freq only (the LIF's noise is lif.sigma)",
-                         file=model.source)
-    mu0 = model.drive_scalar(lif.population, "I0") if mu0 is None else float(mu0)
-    mu1 = model.drive_scalar(lif.population, "I1") if mu1 is None else float(mu1)
-    if not (math.isfinite(mu1) and mu1 > 0):
-        raise ModelError("the drive amplitude must be > 0", key="mu1", value=mu1,
-                         allowed="mu1 > 0 V")
-    freqs = np.atleast_1d(np.asarray(freqs, dtype=float)).ravel()
-    if freqs.size == 0 or np.any(~np.isfinite(freqs) | (freqs <= 0)):
-        raise ModelError("frequencies must be finite and > 0", key="freqs",
-                         value=freqs.tolist(), allowed="freq > 0 Hz")
-    if np.unique(freqs).size != freqs.size:
-        raise ModelError("frequencies must be distinct", key="freqs", value=freqs.tolist(),
-                         allowed="distinct values")
-    fi = None if fi_mu is None else np.atleast_1d(np.asarray(fi_mu, dtype=float)).ravel()
-    sigma = lif.sigma
-    kwargs = _lif_kwargs(lif)
-
-    # -- Brian2: every frequency and every f-I input in one NeuronGroup ------------------
-    n_f = freqs.size
-    cond_mu0 = np.full(n_f, mu0)
-    cond_mu1 = np.full(n_f, mu1)
-    cond_freq = freqs.copy()
-    if fi is not None:
-        cond_mu0 = np.concatenate([cond_mu0, fi])
-        cond_mu1 = np.concatenate([cond_mu1, np.zeros(fi.size)])
-        cond_freq = np.concatenate([cond_freq, np.zeros(fi.size)])
-    spikes = simulate_lif(model, duration, conditions={"mu0": cond_mu0, "mu1": cond_mu1,
-                                                       "freq": cond_freq, "phase": 0.0},
-                          n_neurons=n_neurons, dt=dt, seed=seed, transient=transient,
-                          threshold_correction=threshold_correction, target=target,
-                          n_harmonics=n_harmonics)
-    sin_part = spikes.isel(condition=slice(0, n_f))
-    b_r0, b_r0_se = sin_part["r0"].values, sin_part["r0_se"].values
-    b_gain, b_gain_se = sin_part["gain"].values, sin_part["gain_se"].values
-    b_phase = sin_part["phase"].sel(harmonic=1).values
-    b_phase_se = sin_part["phase_se"].sel(harmonic=1).values
-
-    # -- LIF theory and the rate model -----------------------------------------------------
-    t_r0 = np.full(n_f, float(lif_theory.siegert_rate(mu0, sigma, **kwargs)))
-    chi = np.asarray(lif_theory.susceptibility(freqs, mu0, sigma, **kwargs))
-    r_r0, r_gain, r_phase = _rate_response(model, pop, mu0, mu1, freqs, rate_method,
-                                           n_harmonics)
-
-    nan = np.full(n_f, np.nan)
-    r0 = np.stack([r_r0, b_r0, t_r0])
-    gain = np.stack([r_gain, b_gain, np.abs(chi)])
-    phase = np.stack([wrap_phase(r_phase), b_phase, wrap_phase(np.angle(chi))])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z_r0 = (b_r0[None, :] - r0) / b_r0_se[None, :]
-        z_gain = (b_gain[None, :] - gain) / b_gain_se[None, :]
-        z_phase = wrap_phase(b_phase[None, :] - phase) / b_phase_se[None, :]
-    for z in (z_r0, z_gain, z_phase):
-        z[1] = np.nan
-    dims = ("source", "freq")
-    data = {
-        "r0": (dims, r0, _attrs("Hz", "mean rate")),
-        "gain": (dims, gain, _attrs("Hz/V", "gain A_1 / mu1 (theory: |chi|)")),
-        "phase": (dims, phase, _attrs("rad", "phase of the first harmonic relative to the "
-                                             "drive's sine (negative: lag)")),
-        "r0_se": (dims, np.stack([nan, b_r0_se, nan]), _attrs("Hz", "standard error of r0")),
-        "gain_se": (dims, np.stack([nan, b_gain_se, nan]),
-                    _attrs("Hz/V", "standard error of gain")),
-        "phase_se": (dims, np.stack([nan, b_phase_se, nan]),
-                     _attrs("rad", "standard error of phase")),
-        "z_r0": (dims, z_r0, _attrs("1", "(r0 of lif_brian2 - r0 of source) / r0_se")),
-        "z_gain": (dims, z_gain, _attrs("1", "(gain of lif_brian2 - gain of source) / "
-                                             "gain_se")),
-        "z_phase": (dims, z_phase, _attrs("1", "wrapped (phase of lif_brian2 - phase of "
-                                               "source) / phase_se")),
-    }
-    coords: dict[str, Any] = {
-        "source": ("source", list(SOURCES), _attrs("1", "rate model, Brian2 LIF population, "
-                                                        "LIF theory")),
-        "freq": ("freq", freqs, _attrs("Hz", "drive frequency")),
-    }
-    if fi is not None:
-        fi_part = spikes.isel(condition=slice(n_f, None))
-        fi_rate = np.stack([
-            np.asarray(model.population(pop).transfer(fi), dtype=float),
-            fi_part["r0"].values,
-            np.asarray(lif_theory.siegert_rate(fi, sigma, **kwargs), dtype=float),
-        ])
-        fi_se = fi_part["r0_se"].values
-        nan_fi = np.full(fi.size, np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z_fi = (fi_part["r0"].values[None, :] - fi_rate) / fi_se[None, :]
-        z_fi[1] = np.nan
-        data["fi_rate"] = (("source", "mu"), fi_rate,
-                           _attrs("Hz", "stationary rate at constant input mu "
-                                        "(rate model: phi(mu); theory: Siegert)"))
-        data["fi_rate_se"] = (("source", "mu"), np.stack([nan_fi, fi_se, nan_fi]),
-                              _attrs("Hz", "standard error of fi_rate"))
-        data["z_fi"] = (("source", "mu"), z_fi,
-                        _attrs("1", "(fi_rate of lif_brian2 - fi_rate of source) / "
-                                    "fi_rate_se"))
-        coords["mu"] = ("mu", fi, _attrs("V", "constant mean input of the f-I curve"))
-    ds = xr.Dataset(data, coords=coords)
-    population = model.population(pop)
-    ds.attrs = {
-        "description": "rate model vs Brian2 LIF population vs LIF theory under "
-                       "mu(t) = mu0 + mu1 sin(2 pi f t)",
-        "neurorect_version": __version__, "model_name": model.name,
-        "model": dumps_model(model), "mu0": mu0, "mu1": mu1, "sigma": sigma,
-        "lif_convention": spikes.attrs["lif_convention"],
-        "fourier_convention": spikes.attrs["fourier_convention"],
-        "tau_m": lif.tau_m, "v_th": lif.v_th, "v_reset": lif.v_reset, "t_ref": lif.t_ref,
-        "rate_method": rate_method,
-        "rate_transfer": json.dumps(population.transfer.to_dict()),
-        "rate_tau": population.tau, "rate_form": population.form,
-    }
-    for key in ("threshold_correction", "threshold_correction_description", "target", "dt",
-                "duration", "transient", "seed", "n_neurons_per_condition", "n_splits",
-                "run_time", "build_time", "brian2_version"):
-        ds.attrs[f"brian2_{key}" if not key.startswith("brian2") else key] = spikes.attrs[key]
-    return ds
-
-
-# --------------------------------------------------------------------------------------------
-# table and figures
-# --------------------------------------------------------------------------------------------
-
-def format_table(result: xr.Dataset) -> str:
-    """A plain-text table of a :func:`compare` result (rates Hz, gains Hz/mV, phases rad)."""
-    lines = []
-    head = (f"{'f (Hz)':>8} | {'r0 brian2':>15} {'theory':>7} {'rate':>7} | "
-            f"{'gain brian2':>15} {'theory':>7} {'rate':>7} | "
-            f"{'phase brian2':>15} {'theory':>7} {'rate':>7} | {'z vs theory (r0 gain phase)':>27}")
-    lines += ["gain in Hz/mV, phase in rad; brian2 values +- one standard error", head,
-              "-" * len(head)]
-
-    def pick(name, source, j, scale=1.0):
-        return float(result[name].sel(source=source).values[j]) * scale
-
-    for j, f in enumerate(result["freq"].values):
-        parts = [f"{f:>8.3g} |"]
-        for name, scale in (("r0", 1.0), ("gain", 1e-3), ("phase", 1.0)):
-            value = pick(name, "lif_brian2", j, scale)
-            se = pick(f"{name}_se", "lif_brian2", j, scale)
-            parts.append(f"{value:>7.3f} +- {se:<5.3f} {pick(name, 'lif_theory', j, scale):>7.3f}"
-                         f" {pick(name, 'rate', j, scale):>7.3f} |")
-        z = [pick(f"z_{name}", "lif_theory", j) for name in ("r0", "gain", "phase")]
-        parts.append(f"{z[0]:>9.2f} {z[1]:>8.2f} {z[2]:>8.2f}")
-        lines.append(" ".join(parts))
-    lines.append("theory r0 is the Siegert rate at mu0 (linear response); the mean rate under "
-                 "the sinusoid rises at second order, by ~r''(mu0) mu1^2 / 4 at low frequency")
-    if "fi_rate" in result:
-        lines += ["", "f-I curve (Hz)",
-                  f"{'mu (mV)':>8} | {'brian2':>15} {'siegert':>8} {'rate':>8} | {'z siegert':>9}"]
-        for j, mu in enumerate(result["mu"].values):
-            rate = result["fi_rate"].values[:, j]
-            se = float(result["fi_rate_se"].sel(source="lif_brian2").values[j])
-            z = float(result["z_fi"].sel(source="lif_theory").values[j])
-            lines.append(f"{mu * 1e3:>8.3g} | {rate[1]:>7.3f} +- {se:<5.3f} {rate[2]:>8.3f} "
-                         f"{rate[0]:>8.3f} | {z:>9.2f}")
-    return "\n".join(lines)
