@@ -1,7 +1,28 @@
 """Matplotlib figures: each function takes Axes and a result Dataset and returns the artists.
 
-traces (rates over time), bode (frequency responses), sweeps (heat maps and families of sweep
-results), crossval (rate model against spiking LIF neurons and LIF theory).
+Plotting draws what a result holds (it computes no theory) and never imports Numba, Brian2
+or the rate engine.
+
+Modules
+-------
+``traces``
+    Rates over time (:func:`plot_rates`): lines, or a heat map for large populations.
+``bode``
+    Frequency responses (:func:`plot_frequency_response`) and the Bode drawing core shared
+    by every Bode figure.
+``sweeps``
+    Heat maps and Bode families of sweep results (:func:`plot_sweep_heatmap`,
+    :func:`plot_bode_family`, :func:`reduce_sweep`, :func:`sweep_dims`).
+``crossval``
+    Rate model against spiking LIF neurons and LIF theory (:func:`plot_fi`,
+    :func:`plot_crossval_bode`).
+
+Internal interface
+------------------
+``bode.bode_axes(ax_gain, ax_phase, gain_label=..., freq_label=..., phase_label=...,
+log_gain=...)`` sets up the log scales and labels, and ``bode.draw_bode(ax_gain, ax_phase,
+freq, gain, phase, gain_se=..., phase_se=..., points=..., **style)`` draws one source as a
+line or as points with error bars; ``sweeps`` and ``crossval`` use both.
 """
 
 from neurorect.plotting.bode import plot_frequency_response

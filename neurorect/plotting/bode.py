@@ -1,10 +1,81 @@
-"""Bode figures: gain and phase against frequency of a frequency-response result."""
+"""Bode figures: gain and phase against frequency, and the drawing core every Bode figure uses.
+
+:func:`bode_axes` sets up a pair of Bode axes (log frequency, log gain where the gain is
+positive, labels) and :func:`draw_bode` draws one source on them, as a line or as points
+with error bars. :func:`plot_frequency_response` (here), :func:`~neurorect.plotting.sweeps.
+plot_bode_family` and :func:`~neurorect.plotting.crossval.plot_crossval_bode` are built on
+the two.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 
-__all__ = ["plot_frequency_response"]
+__all__ = ["plot_frequency_response", "bode_axes", "draw_bode"]
+
+
+def bode_axes(ax_gain, ax_phase=None, *, gain_label: str,
+              freq_label: str = "drive frequency (Hz)", phase_label: str = "phase (rad)",
+              log_gain: bool = True) -> None:
+    """Log frequency axes, a log gain axis (if ``log_gain``) and the labels.
+
+    With ``ax_phase`` the frequency label goes under the phase axes only (the two share
+    their frequency axis in a Bode figure).
+    """
+    ax_gain.set_xscale("log")
+    if log_gain:
+        ax_gain.set_yscale("log")
+    ax_gain.set_ylabel(gain_label)
+    if ax_phase is None:
+        ax_gain.set_xlabel(freq_label)
+        return
+    ax_phase.set_xscale("log")
+    ax_phase.set_ylabel(phase_label)
+    ax_phase.set_xlabel(freq_label)
+    ax_gain.set_xlabel("")
+
+
+def draw_bode(ax_gain, ax_phase, freq: ArrayLike, gain: ArrayLike,
+              phase: ArrayLike | None = None, *, gain_se: ArrayLike | None = None,
+              phase_se: ArrayLike | None = None, points: bool = False, **style) -> list:
+    """Draw one source: gain on ``ax_gain`` and, if given, phase on ``ax_phase``.
+
+    Parameters
+    ----------
+    ax_gain, ax_phase : matplotlib.axes.Axes
+        ``ax_phase`` may be None (gain only).
+    freq, gain, phase : array_like
+        Frequencies and the values drawn against them (units as the caller labels them).
+    gain_se, phase_se : array_like, optional
+        Error bars (with ``points``).
+    points : bool
+        Points with error bars (``Axes.errorbar``) instead of a line (``Axes.plot``).
+    **style
+        Matplotlib keywords, the same on both axes.
+
+    Returns
+    -------
+    list
+        The lines, or the error-bar containers, gain first.
+    """
+    freq = np.asarray(freq)
+    pairs = [(ax_gain, gain, gain_se)]
+    if ax_phase is not None and phase is not None:
+        pairs.append((ax_phase, phase, phase_se))
+    artists: list = []
+    for ax, values, errors in pairs:
+        if points:
+            artists.append(ax.errorbar(freq, np.asarray(values), yerr=errors, **style))
+        else:
+            artists += ax.plot(freq, np.asarray(values), **style)
+    return artists
+
+
+def _first_harmonic(array: xr.DataArray) -> np.ndarray:
+    """Values of harmonic 1 (or all values if ``array`` has no harmonic dim)."""
+    return (array.sel(harmonic=1) if "harmonic" in array.dims else array).values
 
 
 def plot_frequency_response(ax_gain, ax_phase, response: xr.Dataset, *,
@@ -34,27 +105,16 @@ def plot_frequency_response(ax_gain, ax_phase, response: xr.Dataset, *,
     artists = []
     if reference is not None:
         ref = reference.sel(population=population)
-        freq = ref["freq"].values
         name = f"{reference.attrs.get('method', 'reference')}"
-        artists += ax_gain.plot(freq, ref["gain"].values, color="0.3", lw=1.5, label=name)
-        artists += ax_phase.plot(freq, ref["phase"].sel(harmonic=1).values, color="0.3",
-                                 lw=1.5, label=name)
+        artists += draw_bode(ax_gain, ax_phase, ref["freq"].values, ref["gain"].values,
+                             _first_harmonic(ref["phase"]), color="0.3", lw=1.5, label=name)
     points = response.sel(population=population)
-    freq = points["freq"].values
-    gain_se = points["gain_se"].values if "gain_se" in points else None
-    phase_se = points["phase_se"].sel(harmonic=1).values if "phase_se" in points and \
-        "harmonic" in points["phase_se"].dims else (points["phase_se"].values
-                                                    if "phase_se" in points else None)
-    name = label or response.attrs.get("method", "response")
-    style = dict(fmt="o", ms=4, capsize=2, color="C1", label=name)
-    artists.append(ax_gain.errorbar(freq, points["gain"].values, yerr=gain_se, **style))
-    artists.append(ax_phase.errorbar(freq, points["phase"].sel(harmonic=1).values,
-                                     yerr=phase_se, **style))
-    ax_gain.set_xscale("log")
-    ax_gain.set_yscale("log")
-    ax_phase.set_xscale("log")
-    ax_gain.set_ylabel(f"gain ({points['gain'].attrs.get('units', '')})")
-    ax_phase.set_ylabel("phase (rad)")
-    ax_phase.set_xlabel("drive frequency (Hz)")
+    errors = {name: _first_harmonic(points[f"{name}_se"]) if f"{name}_se" in points else None
+              for name in ("gain", "phase")}
+    artists += draw_bode(ax_gain, ax_phase, points["freq"].values, points["gain"].values,
+                         _first_harmonic(points["phase"]), gain_se=errors["gain"],
+                         phase_se=errors["phase"], points=True, fmt="o", ms=4, capsize=2,
+                         color="C1", label=label or response.attrs.get("method", "response"))
+    bode_axes(ax_gain, ax_phase, gain_label=f"gain ({points['gain'].attrs.get('units', '')})")
     ax_gain.legend(fontsize="small")
     return artists

@@ -9,11 +9,14 @@ given, their first value. :func:`reduce_sweep` does that reduction and reports w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from neurorect.plotting.bode import bode_axes, draw_bode
 
 __all__ = ["reduce_sweep", "plot_sweep_heatmap", "plot_bode_family", "sweep_dims"]
 
@@ -22,8 +25,6 @@ _MEASURE_DIMS = ("population", "harmonic")
 
 def sweep_dims(dataset: xr.Dataset) -> list[str]:
     """The swept dims of a sweep result, in grid order."""
-    import json
-
     if "sweep_dims" in dataset.attrs:
         return [name for name, _ in json.loads(dataset.attrs["sweep_dims"])]
     return [d for d in dataset.dims if d not in _MEASURE_DIMS]
@@ -122,6 +123,12 @@ def _label(array: xr.DataArray, name: str) -> str:
     return f"{label} ({units})" if units and units != "1" else label
 
 
+def _title(picked: Mapping[str, Any]) -> str:
+    """``"population = E, I0 = 0.2"``: the values :func:`reduce_sweep` picked."""
+    return ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                     for k, v in picked.items())
+
+
 def plot_sweep_heatmap(ax, dataset: xr.Dataset, variable: str = "gain", *,
                        x: str | None = None, y: str | None = None,
                        population: str | None = None, harmonic: int = 1,
@@ -182,8 +189,7 @@ def plot_sweep_heatmap(ax, dataset: xr.Dataset, variable: str = "gain", *,
         ax.set_yscale("log")
     ax.set_xlabel(_label(dataset[x], x))
     ax.set_ylabel(_label(dataset[y], y))
-    title = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
-                      for k, v in picked.items())
+    title = _title(picked)
     if title:
         ax.set_title(title, fontsize="small")
     artists = [mesh]
@@ -263,22 +269,15 @@ def plot_bode_family(ax, dataset: xr.Dataset, *, phase_ax=None, freq: str = "fre
             label = f"{family} = {value:g}" if numeric else f"{family} = {value}"
         else:
             curve, colour, label = gain.values, colours(0.2), None
-        artists += ax.plot(f, curve, color=colour, label=label, lw=1.2)
+        trace = None
         if phase is not None:
             trace = phase.isel({family: i}).values if family else phase.values
-            artists += phase_ax.plot(f, trace, color=colour, lw=1.2)
-    ax.set_xscale("log")
-    if np.all(np.asarray(gain.values)[np.isfinite(gain.values)] > 0):
-        ax.set_yscale("log")
-    ax.set_ylabel(_label(dataset[variable], variable))
-    ax.set_xlabel(_label(dataset[freq], freq))
-    if phase_ax is not None:
-        phase_ax.set_xscale("log")
-        phase_ax.set_ylabel(_label(dataset["phase"], "phase"))
-        phase_ax.set_xlabel(_label(dataset[freq], freq))
-        ax.set_xlabel("")
-    title = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
-                      for k, v in picked.items())
+        artists += draw_bode(ax, phase_ax, f, curve, trace, color=colour, label=label, lw=1.2)
+    bode_axes(ax, phase_ax, gain_label=_label(dataset[variable], variable),
+              freq_label=_label(dataset[freq], freq),
+              phase_label=_label(dataset["phase"], "phase") if phase is not None else "",
+              log_gain=bool(np.all(np.asarray(gain.values)[np.isfinite(gain.values)] > 0)))
+    title = _title(picked)
     if title:
         ax.set_title(title, fontsize="small")
     if family and numeric and take.size > 6:
