@@ -26,12 +26,12 @@ The same objects drive the rate engine and the Brian2 LIF bridge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from neurorect._validate import check_choice, check_finite, check_range, closest_hint
+from neurorect._validate import check_choice, check_finite, check_keys, check_range
 from neurorect.errors import ModelError
 from neurorect.units import to_si
 
@@ -56,12 +56,7 @@ def _scalar_or_tuple(key: str, value) -> Scalar:
 
 
 def _from_fields(cls, key: str, data: dict[str, Any]):
-    names = [f.name for f in cls.__dataclass_fields__.values()]
-    for name in data:
-        if name not in names:
-            raise ModelError(f"unknown key{closest_hint(name, names)}",
-                             key=f"{key}.{name}" if key else name,
-                             value=data[name], allowed=", ".join(names))
+    check_keys(key, data, [f.name for f in fields(cls)])
     return cls(**data)
 
 

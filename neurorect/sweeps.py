@@ -130,7 +130,8 @@ from neurorect._sweep_store import (
 from neurorect._version import __version__
 from neurorect.errors import ModelError
 from neurorect.modelfile import dumps_model, load_model
-from neurorect.spec import Model, model_from_dict
+from neurorect.modelfile import model_from_dict
+from neurorect.spec import Model
 from neurorect.units import parse_quantity
 
 __all__ = [

@@ -29,8 +29,9 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import erf
 
-from neurorect._validate import check_finite, check_range
+from neurorect._validate import check_finite, check_range, closest_hint
 from neurorect.errors import ModelError
+from neurorect.units import parse_quantity, to_si
 
 __all__ = [
     "Transfer", "LeakyReLU", "ReLU", "Softplus", "ELU", "GELU", "PowerLaw", "Sigmoid",
@@ -55,8 +56,6 @@ class Transfer:
     code: ClassVar[int] = -1
 
     def __post_init__(self) -> None:
-        from neurorect.units import parse_quantity
-
         for field in fields(self):
             value = getattr(self, field.name)
             try:  # numbers, Brian2 quantities and unit strings ("10 Hz/mV") -> SI float
@@ -493,14 +492,19 @@ TRANSFER_KINDS: dict[str, type[Transfer]] = {
 
 
 def transfer_from_dict(data: dict[str, Any]) -> Transfer:
-    """Build a transfer from ``{"kind": ..., **parameters}`` (values already SI floats).
+    """Build a transfer from ``{"kind": ..., **parameters}``, the model-file table.
 
-    Raises ModelError naming the key for an unknown kind, an unknown or a bad parameter.
+    Parameters are SI numbers or unit strings (``"10 Hz/mV"``). Raises ModelError naming the
+    key for an unknown kind, an unknown or a bad parameter.
     """
-    from neurorect._validate import closest_hint
-
     data = dict(data)
     kind = data.pop("kind", "leaky_relu")
+    for key, value in data.items():
+        try:
+            data[key] = to_si(value)
+        except ValueError as error:
+            raise ModelError(str(error), key=key, value=value,
+                             allowed="a number or a quantity string such as '10 ms'") from None
     if kind == "relu":
         kind = "leaky_relu"
         if data.get("alpha", 0.0) != 0.0:
