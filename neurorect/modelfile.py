@@ -9,9 +9,9 @@ table ``{ kind = "leaky_relu", gain = ..., ... }``). Two layers:
   file (errors name the file, the full key, the value and what is allowed);
   :func:`model_to_dict` is the reverse (SI floats, defaults of drives and connections
   omitted);
-* text: :func:`load_model` reads a file (the standard library's ``tomllib``, errors naming
-  the file); :func:`dumps_model` and :func:`dump_model` write one (the standard library
-  reads TOML but does not write it).
+* text: :func:`load_model` and :func:`loads_model` read a file or a text (the standard
+  library's ``tomllib``, errors naming the file); :func:`dumps_model` and :func:`dump_model`
+  write one (the standard library reads TOML but does not write it).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
 
-__all__ = ["load_model", "dumps_model", "dump_model", "model_from_dict", "model_to_dict"]
+__all__ = ["load_model", "loads_model", "dumps_model", "dump_model", "model_from_dict",
+           "model_to_dict"]
 
 
 def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model:
@@ -124,11 +125,17 @@ def load_model(path: str | Path) -> Model:
         text = path.read_text()
     except OSError as error:
         raise ModelError(f"cannot read model file: {error.strerror}", file=str(path)) from None
+    return loads_model(text, source=str(path))
+
+
+def loads_model(text: str, *, source: str | None = None) -> Model:
+    """The validated Model of a TOML text (``source``: the file it came from, named in
+    errors, and the base of relative ``.npy`` matrix paths)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ModelError(f"not valid TOML: {error}", file=str(path)) from None
-    return model_from_dict(data, source=str(path))
+        raise ModelError(f"not valid TOML: {error}", file=source) from None
+    return model_from_dict(data, source=source)
 
 
 def _toml_value(value: Any) -> str:
