@@ -3,6 +3,8 @@ ModelError naming the key, the offending value and what is allowed."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from neurorect.errors import ModelError
@@ -34,6 +36,17 @@ def check_range(key: str, value, *, low: float | None = None, high: float | None
         raise ModelError("out of range", key=key, value=float(offending),
                          allowed=f"{lo}{name}{hi}{units}")
     return value
+
+
+def check_positive(key: str, value, *, unit: str = ""):
+    """Check that ``value`` (a number or an array) is finite and > 0 (``0 < name < inf``)."""
+    return check_range(key, value, low=0.0, low_open=True, high=math.inf, high_open=True,
+                       unit=unit)
+
+
+def check_nonnegative(key: str, value, *, unit: str = ""):
+    """Check that ``value`` (a number or an array) is finite and >= 0 (``0 <= name < inf``)."""
+    return check_range(key, value, low=0.0, high=math.inf, high_open=True, unit=unit)
 
 
 def check_finite(key: str, value):

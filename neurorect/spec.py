@@ -41,7 +41,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from neurorect._paths import changed_fields, value_at
-from neurorect._validate import check_choice, check_integer, check_range, closest_hint
+from neurorect._validate import (
+    check_choice,
+    check_integer,
+    check_nonnegative,
+    check_positive,
+    check_range,
+    closest_hint,
+)
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
@@ -100,8 +107,7 @@ class Population:
             except ModelError as error:
                 raise error.in_context(prefix="transfer") from None
         object.__setattr__(self, "tau", float(_si("tau", self.tau)))
-        check_range("tau", self.tau, low=0.0, low_open=True, high=math.inf, high_open=True,
-                    unit="s")
+        check_positive("tau", self.tau, unit="s")
         check_integer("size", self.size, low=1)
         check_choice("form", self.form, FORMS)
         object.__setattr__(self, "init", float(_si("init", self.init)))
@@ -138,7 +144,7 @@ class Connection:
             raise ModelError("must be finite", key="weight", value=self.weight,
                              allowed="a finite number")
         check_range("probability", self.probability, low=0.0, high=1.0)
-        check_range("g", self.g, low=0.0, high=math.inf, high_open=True)
+        check_nonnegative("g", self.g)
         check_integer("seed", self.seed, low=0)
         if self.kind == "dense" and self.matrix is None:
             raise ModelError("missing required key", key="matrix", value=None,
@@ -215,8 +221,7 @@ class Simulation:
     def __post_init__(self) -> None:
         for name in ("dt", "duration", "transient"):
             object.__setattr__(self, name, float(_si(name, getattr(self, name))))
-        check_range("dt", self.dt, low=0.0, low_open=True, high=math.inf, high_open=True,
-                    unit="s")
+        check_positive("dt", self.dt, unit="s")
         check_range("duration", self.duration, low=self.dt, high=math.inf, high_open=True,
                     unit="s")
         check_range("transient", self.transient, low=0.0, high=self.duration, high_open=True,
@@ -266,12 +271,11 @@ class LIFNeuron:
     def __post_init__(self) -> None:
         for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
             object.__setattr__(self, name, float(_si(name, getattr(self, name))))
-        check_range("tau_m", self.tau_m, low=0.0, low_open=True, high=math.inf,
-                    high_open=True, unit="s")
+        check_positive("tau_m", self.tau_m, unit="s")
         check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
                     unit="V")
-        check_range("t_ref", self.t_ref, low=0.0, high=math.inf, high_open=True, unit="s")
-        check_range("sigma", self.sigma, low=0.0, high=math.inf, high_open=True, unit="V")
+        check_nonnegative("t_ref", self.t_ref, unit="s")
+        check_nonnegative("sigma", self.sigma, unit="V")
         check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
         check_integer("n_neurons", self.n_neurons, low=1)
 
