@@ -13,8 +13,8 @@ from neurorect._validate import check_choice, check_integer, closest_hint
 from neurorect.errors import ModelError
 from neurorect.modelfile import dumps_model, load_model
 from neurorect.spec import Model
-from neurorect.sweeps import execute
 from neurorect.sweeps.assemble import assemble, result_attrs
+from neurorect.sweeps.execute import ProgressBar, execute_dask, execute_local
 from neurorect.sweeps.grid import build_dims, validate_grid
 from neurorect.sweeps.layout import Chunk, Settings, plan_layout
 from neurorect.sweeps.measures import MEASURE_VARIABLES, MEASURES
@@ -135,8 +135,8 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
         done = open_store(store_path, manifest, resume=resume, overwrite=overwrite)
     missing = [c for c in layout.chunks if c.index not in done]
     results: dict[int, xr.Dataset] = {}
-    bar = execute.ProgressBar(sum(layout.work[c.index] for c in missing), len(missing),
-                              len(done), progress)
+    bar = ProgressBar(sum(layout.work[c.index] for c in missing), len(missing), len(done),
+                      progress)
 
     def on_result(chunk: Chunk, result: xr.Dataset) -> None:
         if store_path is not None:
@@ -146,9 +146,9 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
 
     try:
         if executor == "dask" and missing:
-            execute.execute_dask(settings, missing, on_result, scheduler, int(n_workers))
+            execute_dask(settings, missing, on_result, scheduler, int(n_workers))
         else:
-            execute.execute_local(settings, missing, on_result)
+            execute_local(settings, missing, on_result)
     finally:
         bar.close()
     for index in done:
