@@ -1,6 +1,9 @@
-"""Small validators shared by the specification classes; they raise ModelError."""
+"""Small validators shared by the specification classes and the model-file layer; they raise
+ModelError naming the key, the offending value and what is allowed."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -35,6 +38,17 @@ def check_range(key: str, value, *, low: float | None = None, high: float | None
     return value
 
 
+def check_positive(key: str, value, *, unit: str = ""):
+    """Check that ``value`` (a number or an array) is finite and > 0 (``0 < name < inf``)."""
+    return check_range(key, value, low=0.0, low_open=True, high=math.inf, high_open=True,
+                       unit=unit)
+
+
+def check_nonnegative(key: str, value, *, unit: str = ""):
+    """Check that ``value`` (a number or an array) is finite and >= 0 (``0 <= name < inf``)."""
+    return check_range(key, value, low=0.0, high=math.inf, high_open=True, unit=unit)
+
+
 def check_finite(key: str, value):
     """Check that ``value`` is finite (no nan or inf)."""
     arr = np.asarray(value, dtype=float)
@@ -66,3 +80,16 @@ def check_integer(key: str, value, *, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ModelError("must be an integer", key=key, value=value, allowed=f"integer >= {low}")
     return int(value)
+
+
+def check_keys(prefix: str, data, allowed, required=()) -> None:
+    """Check a table's keys: each in ``allowed`` (suggesting the closest one), every one of
+    ``required`` present. ``prefix`` (the table's path, or ``""``) is put before the key."""
+    for key in data:
+        if key not in allowed:
+            raise ModelError(f"unknown key{closest_hint(key, allowed)}", key=f"{prefix}.{key}"
+                             if prefix else key, value=data[key], allowed=", ".join(allowed))
+    for key in required:
+        if key not in data:
+            raise ModelError("missing required key", key=f"{prefix}.{key}" if prefix else key,
+                             value=None, allowed=f"the table must set {key!r}")

@@ -26,12 +26,19 @@ The same objects drive the rate engine and the Brian2 LIF bridge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from neurorect._validate import check_choice, check_finite, check_range, closest_hint
+from neurorect._validate import (
+    check_choice,
+    check_finite,
+    check_keys,
+    check_nonnegative,
+    check_positive,
+    check_range,
+)
 from neurorect.errors import ModelError
 from neurorect.units import to_si
 
@@ -56,12 +63,7 @@ def _scalar_or_tuple(key: str, value) -> Scalar:
 
 
 def _from_fields(cls, key: str, data: dict[str, Any]):
-    names = [f.name for f in cls.__dataclass_fields__.values()]
-    for name in data:
-        if name not in names:
-            raise ModelError(f"unknown key{closest_hint(name, names)}",
-                             key=f"{key}.{name}" if key else name,
-                             value=data[name], allowed=", ".join(names))
+    check_keys(key, data, [f.name for f in fields(cls)])
     return cls(**data)
 
 
@@ -76,7 +78,7 @@ class Step:
     def __post_init__(self) -> None:
         for name in ("start", "amplitude", "stop"):
             object.__setattr__(self, name, _scalar_or_tuple(f"step.{name}", getattr(self, name)))
-        check_range("step.start", self.start, low=0.0, high=math.inf, high_open=True, unit="s")
+        check_nonnegative("step.start", self.start, unit="s")
         check_finite("step.amplitude", self.amplitude)
         check_range("step.stop", self.stop, low=self.start, low_open=True, unit="s")
 
@@ -104,10 +106,8 @@ class PulseTrain:
         for name in ("start", "period", "width", "amplitude", "stop"):
             value = _scalar_or_tuple(f"pulses.{name}", getattr(self, name))
             object.__setattr__(self, name, value)
-        check_range("pulses.start", self.start, low=0.0, high=math.inf, high_open=True,
-                    unit="s")
-        check_range("pulses.period", self.period, low=0.0, low_open=True, high=math.inf,
-                    high_open=True, unit="s")
+        check_nonnegative("pulses.start", self.start, unit="s")
+        check_positive("pulses.period", self.period, unit="s")
         check_range("pulses.width", self.width, low=0.0, low_open=True, high=self.period,
                     high_open=True, unit="s")
         check_finite("pulses.amplitude", self.amplitude)
@@ -145,10 +145,9 @@ class Noise:
         for name in ("sigma", "tau"):
             object.__setattr__(self, name, _scalar_or_tuple(f"noise.{name}",
                                                             getattr(self, name)))
-        check_range("noise.sigma", self.sigma, low=0.0, high=math.inf, high_open=True)
+        check_nonnegative("noise.sigma", self.sigma)
         if self.kind == "ou":
-            check_range("noise.tau", self.tau, low=0.0, low_open=True, high=math.inf,
-                        high_open=True, unit="s")
+            check_positive("noise.tau", self.tau, unit="s")
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ class Drive:
         for name in ("I0", "I1", "freq", "phase"):
             object.__setattr__(self, name, _scalar_or_tuple(name, getattr(self, name)))
             check_finite(name, getattr(self, name))
-        check_range("freq", self.freq, low=0.0, high=math.inf, high_open=True, unit="Hz")
+        check_nonnegative("freq", self.freq, unit="Hz")
         object.__setattr__(self, "steps", tuple(
             s if isinstance(s, Step) else _from_fields(Step, "steps", s) for s in self.steps))
         object.__setattr__(self, "pulses", tuple(

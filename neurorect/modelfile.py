@@ -1,25 +1,106 @@
-"""TOML model files: read a file into a validated Model, write a Model back as TOML.
+"""TOML model files: load, validate, dump.
 
-The file layout (tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]``,
-``[connections.NAME]``, ``[lif]``) and its validation are those of
-:func:`neurorect.spec.model_from_dict`; this module adds the text layer: reading (the
-standard library's ``tomllib``, with errors naming the file) and writing (the standard
-library reads TOML but does not write it).
+The file layout: top-level ``name`` and ``description``, and the tables ``[simulation]``,
+``[populations.NAME]``, ``[drives.NAME]``, ``[connections.NAME]`` and ``[lif]``, each the
+fields of one dataclass of :mod:`neurorect.spec` (a population's ``transfer`` is an inline
+table ``{ kind = "leaky_relu", gain = ..., ... }``). Two layers:
+
+* tables: :func:`model_from_dict` builds and validates a Model from the nested dict of a
+  file (errors name the file, the full key, the value and what is allowed);
+  :func:`model_to_dict` is the reverse (SI floats, defaults of drives and connections
+  omitted);
+* text: :func:`load_model` and :func:`loads_model` read a file or a text (the standard
+  library's ``tomllib``, errors naming the file); :func:`dumps_model` and :func:`dump_model`
+  write one (the standard library reads TOML but does not write it).
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neurorect._paths import MODEL_KEYS, POPULATION_KEYS, table_errors, table_keys
+from neurorect._validate import check_keys
+from neurorect.drive import Drive
 from neurorect.errors import ModelError
-from neurorect.spec import Model, model_from_dict
+from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
 
-__all__ = ["load_model", "dumps_model", "dump_model"]
+__all__ = ["load_model", "loads_model", "dumps_model", "dump_model", "model_from_dict",
+           "model_to_dict"]
+
+
+def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model:
+    """Build and validate a Model from the nested dict of a model file.
+
+    Raises ModelError naming ``source`` (the file), the full key path, the value and what is
+    allowed.
+    """
+    with table_errors("", source, data):
+        check_keys("", data, MODEL_KEYS, required=("populations",))
+
+    def build(prefix: str, cls: type, table: Any, keys=None, required=(), **fixed):
+        with table_errors(prefix, source, table):
+            check_keys("", table, keys or table_keys(cls), required)
+            return cls(**fixed, **table)
+
+    def tables(key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise ModelError("must be a table", key=key, value=value,
+                             allowed=f"[{key}.NAME] tables", file=source)
+        return value
+
+    populations = [build(f"populations.{name}", Population, table, POPULATION_KEYS,
+                         ("tau", "transfer"), name=name)
+                   for name, table in tables("populations").items()]
+    drives = {name: build(f"drives.{name}", Drive, table)
+              for name, table in tables("drives").items()}
+    connections = [build(f"connections.{name}", Connection, table, required=("pre", "post"),
+                         name=name) for name, table in tables("connections").items()]
+    simulation = build("simulation", Simulation, data.get("simulation", {}))
+    lif = build("lif", LIFNeuron, data["lif"]) if "lif" in data else None
+    return Model(populations=populations, drives=drives, connections=connections,
+                 simulation=simulation, name=str(data.get("name", "model")),
+                 description=str(data.get("description", "")), lif=lif, source=source)
+
+
+def model_to_dict(model: Model) -> dict[str, Any]:
+    """The nested dict of a model file (SI floats); :func:`model_from_dict` reads it back."""
+    out: dict[str, Any] = {"name": model.name}
+    if model.description:
+        out["description"] = model.description
+    out["simulation"] = {f.name: getattr(model.simulation, f.name) for f in fields(Simulation)}
+    out["populations"] = {p.name: {"size": p.size, "tau": p.tau, "form": p.form,
+                                   "init": p.init, "transfer": p.transfer.to_dict()}
+                          for p in model.populations}
+    if model.drives:
+        out["drives"] = {name: drive.to_dict() for name, drive in model.drives.items()}
+    if model.connections:
+        out["connections"] = {c.name: _connection_table(c) for c in model.connections}
+    if model.lif is not None:
+        out["lif"] = {f.name: getattr(model.lif, f.name) for f in fields(LIFNeuron)}
+    return out
+
+
+def _connection_table(connection: Connection) -> dict[str, Any]:
+    """A connection's table: the keys its kind uses (and ``autapses`` when true)."""
+    c = connection
+    entry: dict[str, Any] = {"pre": c.pre, "post": c.post, "kind": c.kind, "weight": c.weight}
+    if c.kind == "sparse":
+        entry.update(probability=c.probability, seed=c.seed)
+    if c.kind == "gaussian":
+        entry.update(g=c.g, seed=c.seed)
+    if c.kind == "dense":
+        entry["matrix"] = (c.matrix if isinstance(c.matrix, str)
+                           else [list(row) for row in c.matrix])
+    if c.autapses:
+        entry["autapses"] = True
+    return entry
 
 
 def load_model(path: str | Path) -> Model:
@@ -44,11 +125,17 @@ def load_model(path: str | Path) -> Model:
         text = path.read_text()
     except OSError as error:
         raise ModelError(f"cannot read model file: {error.strerror}", file=str(path)) from None
+    return loads_model(text, source=str(path))
+
+
+def loads_model(text: str, *, source: str | None = None) -> Model:
+    """The validated Model of a TOML text (``source``: the file it came from, named in
+    errors, and the base of relative ``.npy`` matrix paths)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ModelError(f"not valid TOML: {error}", file=str(path)) from None
-    return model_from_dict(data, source=str(path))
+        raise ModelError(f"not valid TOML: {error}", file=source) from None
+    return model_from_dict(data, source=source)
 
 
 def _toml_value(value: Any) -> str:
@@ -79,7 +166,7 @@ def _toml_key(key: str) -> str:
 
 def dumps_model(model: Model) -> str:
     """The model as TOML text (SI floats); ``load_model`` reads it back to an equal Model."""
-    data = model.to_dict()
+    data = model_to_dict(model)
     lines = [f"{_toml_key(k)} = {_toml_value(data[k])}" for k in ("name", "description")
              if k in data]
     lines += ["", "[simulation]"]

@@ -1,12 +1,13 @@
-"""Model specification: frozen dataclasses, validated on construction, and TOML model files.
+"""Model specification: frozen dataclasses, validated on construction.
 
-A model file (see ``models/``) has the tables ``[simulation]``, ``[populations.NAME]``,
-``[drives.NAME]`` (one per driven population) and ``[connections.NAME]``. Quantities may be
-written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) and are converted to SI
-on load. Every parameter has a dotted path that mirrors the file, e.g.
+A model is written as a TOML file (see ``models/`` and :mod:`neurorect.modelfile`) with the
+tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]`` (one per driven population),
+``[connections.NAME]`` and ``[lif]``; each table is one of the dataclasses here. Quantities
+may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) and are
+converted to SI on construction. Every parameter has a dotted path that mirrors the file, e.g.
 ``populations.E.transfer.alpha``, ``drives.E.freq``, ``connections.EI.weight``,
-``simulation.dt``; :meth:`Model.with_values` sets parameters by path and
-:func:`neurorect.run_sweep` sweeps them.
+``simulation.dt``; :meth:`Model.with_values` sets parameters by path (through
+:mod:`neurorect._paths`) and :func:`neurorect.run_sweep` sweeps them.
 
 Dynamics of a population (``form``):
 
@@ -39,15 +40,23 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from neurorect._validate import check_choice, check_integer, check_range, closest_hint
+from neurorect._paths import changed_fields, value_at
+from neurorect._validate import (
+    check_choice,
+    check_integer,
+    check_nonnegative,
+    check_positive,
+    check_range,
+    closest_hint,
+)
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import to_si
 
 __all__ = [
-    "Population", "Connection", "Simulation", "Model", "model_from_dict", "single_population",
-    "LIFNeuron", "NeuronArrays", "METHODS", "FORMS",
+    "Population", "Connection", "Simulation", "Model", "single_population", "LIFNeuron",
+    "NeuronArrays", "METHODS", "FORMS",
 ]
 
 FORMS = ("rate", "voltage")
@@ -64,17 +73,6 @@ def _si(key: str, value) -> Any:
                          allowed="a number or a quantity string such as '10 ms'") from None
 
 
-def _check_keys(prefix: str, data: Mapping[str, Any], allowed, required=()) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ModelError(f"unknown key{closest_hint(key, allowed)}", key=f"{prefix}.{key}"
-                             if prefix else key, value=data[key], allowed=", ".join(allowed))
-    for key in required:
-        if key not in data:
-            raise ModelError("missing required key", key=f"{prefix}.{key}" if prefix else key,
-                             value=None, allowed=f"the table must set {key!r}")
-
-
 @dataclass(frozen=True)
 class Population:
     """A population of identical rate units.
@@ -86,8 +84,9 @@ class Population:
         Number of neurons (>= 1).
     tau : float
         Time constant, s (> 0).
-    transfer : Transfer
-        Rate transfer ``phi`` (Hz).
+    transfer : Transfer or dict
+        Rate transfer ``phi`` (Hz), or its model-file table (``{"kind": "leaky_relu",
+        "gain": ..., ...}``, unit strings allowed).
     form : {"rate", "voltage"}
         Which state equation (see module docstring).
     init : float
@@ -102,15 +101,20 @@ class Population:
     init: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.transfer, Mapping):
+            try:
+                object.__setattr__(self, "transfer", transfer_from_dict(self.transfer))
+            except ModelError as error:
+                raise error.in_context(prefix="transfer") from None
         object.__setattr__(self, "tau", float(_si("tau", self.tau)))
-        check_range("tau", self.tau, low=0.0, low_open=True, high=math.inf, high_open=True,
-                    unit="s")
+        check_positive("tau", self.tau, unit="s")
         check_integer("size", self.size, low=1)
         check_choice("form", self.form, FORMS)
         object.__setattr__(self, "init", float(_si("init", self.init)))
         if not isinstance(self.transfer, Transfer):
             raise ModelError("must be a transfer", key="transfer", value=self.transfer,
-                             allowed="a neurorect transfer (LeakyReLU, Softplus, ...)")
+                             allowed="a neurorect transfer (LeakyReLU, Softplus, ...) or "
+                                     "a table { kind = 'leaky_relu', gain = ..., ... }")
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ class Connection:
             raise ModelError("must be finite", key="weight", value=self.weight,
                              allowed="a finite number")
         check_range("probability", self.probability, low=0.0, high=1.0)
-        check_range("g", self.g, low=0.0, high=math.inf, high_open=True)
+        check_nonnegative("g", self.g)
         check_integer("seed", self.seed, low=0)
         if self.kind == "dense" and self.matrix is None:
             raise ModelError("missing required key", key="matrix", value=None,
@@ -217,8 +221,7 @@ class Simulation:
     def __post_init__(self) -> None:
         for name in ("dt", "duration", "transient"):
             object.__setattr__(self, name, float(_si(name, getattr(self, name))))
-        check_range("dt", self.dt, low=0.0, low_open=True, high=math.inf, high_open=True,
-                    unit="s")
+        check_positive("dt", self.dt, unit="s")
         check_range("duration", self.duration, low=self.dt, high=math.inf, high_open=True,
                     unit="s")
         check_range("transient", self.transient, low=0.0, high=self.duration, high_open=True,
@@ -268,12 +271,11 @@ class LIFNeuron:
     def __post_init__(self) -> None:
         for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
             object.__setattr__(self, name, float(_si(name, getattr(self, name))))
-        check_range("tau_m", self.tau_m, low=0.0, low_open=True, high=math.inf,
-                    high_open=True, unit="s")
+        check_positive("tau_m", self.tau_m, unit="s")
         check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
                     unit="V")
-        check_range("t_ref", self.t_ref, low=0.0, high=math.inf, high_open=True, unit="s")
-        check_range("sigma", self.sigma, low=0.0, high=math.inf, high_open=True, unit="V")
+        check_nonnegative("t_ref", self.t_ref, unit="s")
+        check_nonnegative("sigma", self.sigma, unit="V")
         check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
         check_integer("n_neurons", self.n_neurons, low=1)
 
@@ -287,16 +289,13 @@ class NeuronArrays(NamedTuple):
     I0: np.ndarray  # drive units
 
 
-_TOP_KEYS = ("name", "description", "simulation", "populations", "drives", "connections",
-             "lif")
-
-
 @dataclass(frozen=True)
 class Model:
     """An immutable network model: populations, their drives, connections and settings.
 
-    Build from a file with :func:`load_model`, from scratch with :func:`single_population`
-    or the constructor; change with :meth:`replace` or :meth:`with_values`.
+    Build from a file with :func:`neurorect.load_model`, from scratch with
+    :func:`single_population` or the constructor; change with :meth:`replace` or
+    :meth:`with_values`.
     """
 
     populations: tuple[Population, ...]
@@ -451,150 +450,18 @@ class Model:
     def with_values(self, values: Mapping[str, Any]) -> Model:
         """A copy with parameters set by dotted path (``populations.E.transfer.alpha``).
 
-        Values may carry units (``"5 ms"``). The result is validated like a model file.
+        Values may carry units (``"5 ms"``). A dict value is a whole table: ``transfer`` and
+        ``noise`` tables replace the old ones, a table of the model (``simulation``,
+        ``populations.E``, ...) sets the keys it names. Each changed object is rebuilt once,
+        with all its changes (:func:`dataclasses.replace`, no round trip through the file
+        layout; see :mod:`neurorect._paths`), and validated like a model file: errors name
+        the file and the full key.
         """
-        data = self.to_dict()
-        for path, value in values.items():
-            set_path(data, path, value)
-        return model_from_dict(data, source=self.source)
+        return self.replace(**changed_fields(self, values))
 
     def get_value(self, path: str) -> Any:
-        """The value at a dotted path (SI)."""
-        node: Any = self.to_dict()
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                keys = list(node) if isinstance(node, dict) else []
-                raise ModelError(f"no such parameter{closest_hint(part, keys)}", key=path,
-                                 value=part, allowed=", ".join(map(str, keys)))
-            node = node[part]
-        return node
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict in model-file layout (SI floats)."""
-        sim = {f.name: getattr(self.simulation, f.name) for f in fields(Simulation)}
-        pops = {p.name: {"size": p.size, "tau": p.tau, "form": p.form, "init": p.init,
-                         "transfer": p.transfer.to_dict()} for p in self.populations}
-        out: dict[str, Any] = {"name": self.name}
-        if self.description:
-            out["description"] = self.description
-        out["simulation"] = sim
-        out["populations"] = pops
-        if self.drives:
-            out["drives"] = {name: d.to_dict() for name, d in self.drives.items()}
-        if self.connections:
-            conns = {}
-            for c in self.connections:
-                entry: dict[str, Any] = {"pre": c.pre, "post": c.post, "kind": c.kind,
-                                         "weight": c.weight}
-                if c.kind == "sparse":
-                    entry.update(probability=c.probability, seed=c.seed)
-                if c.kind == "gaussian":
-                    entry.update(g=c.g, seed=c.seed)
-                if c.kind == "dense":
-                    entry["matrix"] = (c.matrix if isinstance(c.matrix, str)
-                                       else [list(row) for row in c.matrix])
-                if c.autapses:
-                    entry["autapses"] = True
-                conns[c.name] = entry
-            out["connections"] = conns
-        if self.lif is not None:
-            out["lif"] = {f.name: getattr(self.lif, f.name) for f in fields(LIFNeuron)}
-        return out
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``path = "a.b.c"``; missing leaves are created only
-    where the table exists (drives of undriven populations are created)."""
-    parts = path.split(".")
-    node = data
-    for depth, part in enumerate(parts[:-1]):
-        if part not in node:
-            if parts[0] in ("drives",) and depth <= 1 or (parts[0] == "drives"
-                                                           and part == "noise"):
-                node[part] = {}
-            else:
-                keys = list(node)
-                raise ModelError(f"no such table{closest_hint(part, keys)}", key=path,
-                                 value=part, allowed=", ".join(map(str, keys)))
-        node = node[part]
-        if not isinstance(node, dict):
-            raise ModelError("path goes through a value, not a table", key=path, value=node,
-                             allowed="a path to a parameter")
-    node[parts[-1]] = value
-
-
-def _population_from_dict(name: str, data: dict[str, Any]) -> Population:
-    allowed = ("size", "tau", "form", "init", "transfer")
-    _check_keys("", data, allowed, required=("tau", "transfer"))
-    transfer_data = data["transfer"]
-    if not isinstance(transfer_data, dict):
-        raise ModelError("must be a table", key="transfer", value=transfer_data,
-                         allowed="{ kind = 'leaky_relu', gain = ..., ... }")
-    transfer_si = {k: (v if k == "kind" else _si(f"transfer.{k}", v))
-                   for k, v in transfer_data.items()}
-    try:
-        transfer = transfer_from_dict(transfer_si)
-    except ModelError as error:
-        raise error.in_context(prefix="transfer") from None
-    return Population(name=name, tau=data["tau"], transfer=transfer,
-                      size=data.get("size", 1), form=data.get("form", "rate"),
-                      init=data.get("init", 0.0))
-
-
-def _connection_from_dict(name: str, data: dict[str, Any]) -> Connection:
-    allowed = [f.name for f in fields(Connection) if f.name != "name"]
-    _check_keys("", data, allowed, required=("pre", "post"))
-    return Connection(name=name, **data)
-
-
-def _simulation_from_dict(data: dict[str, Any]) -> Simulation:
-    allowed = [f.name for f in fields(Simulation)]
-    _check_keys("", data, allowed)
-    return Simulation(**data)
-
-
-def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model:
-    """Build and validate a Model from the nested model-file dict.
-
-    Raises ModelError naming ``source`` (the file), the full key path, the value and what is
-    allowed.
-    """
-    try:
-        _check_keys("", data, _TOP_KEYS, required=("populations",))
-    except ModelError as error:
-        raise error.in_context(file=source) from None
-
-    def build(prefix: str, fn, *args):
-        try:
-            return fn(*args)
-        except ModelError as error:
-            raise error.in_context(prefix=prefix, file=source) from None
-        except TypeError as error:  # wrong argument types from a malformed table
-            raise ModelError(str(error), key=prefix, value=args[-1],
-                             allowed="see the model-file reference", file=source) from None
-
-    def table(key: str) -> dict[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise ModelError("must be a table", key=key, value=value,
-                             allowed=f"[{key}.NAME] tables", file=source)
-        return value
-
-    populations = [build(f"populations.{n}", _population_from_dict, n, d)
-                   for n, d in table("populations").items()]
-    drives = {n: build(f"drives.{n}", Drive.from_dict, d) for n, d in table("drives").items()}
-    connections = [build(f"connections.{n}", _connection_from_dict, n, d)
-                   for n, d in table("connections").items()]
-    simulation = build("simulation", _simulation_from_dict, table("simulation"))
-    lif = build("lif", _lif_from_dict, data["lif"]) if "lif" in data else None
-    return Model(populations=populations, drives=drives, connections=connections,
-                 simulation=simulation, name=str(data.get("name", "model")),
-                 description=str(data.get("description", "")), lif=lif, source=source)
-
-
-def _lif_from_dict(data: dict[str, Any]) -> LIFNeuron:
-    _check_keys("", data, [f.name for f in fields(LIFNeuron)])
-    return LIFNeuron(**data)
+        """The value at a dotted path (SI), e.g. ``populations.E.transfer.alpha``."""
+        return value_at(self, path)
 
 
 def single_population(transfer: Transfer, *, tau: float, form: str = "rate", size: int = 1,

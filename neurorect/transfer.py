@@ -29,8 +29,15 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import erf
 
-from neurorect._validate import check_finite, check_range
+from neurorect._validate import (
+    check_finite,
+    check_nonnegative,
+    check_positive,
+    check_range,
+    closest_hint,
+)
 from neurorect.errors import ModelError
+from neurorect.units import parse_quantity, to_si
 
 __all__ = [
     "Transfer", "LeakyReLU", "ReLU", "Softplus", "ELU", "GELU", "PowerLaw", "Sigmoid",
@@ -55,8 +62,6 @@ class Transfer:
     code: ClassVar[int] = -1
 
     def __post_init__(self) -> None:
-        from neurorect.units import parse_quantity
-
         for field in fields(self):
             value = getattr(self, field.name)
             try:  # numbers, Brian2 quantities and unit strings ("10 Hz/mV") -> SI float
@@ -144,8 +149,7 @@ class LeakyReLU(Transfer):
     code: ClassVar[int] = 0
 
     def _validate(self) -> None:
-        check_range("leaky_relu.gain", self.gain, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("leaky_relu.gain", self.gain)
         check_finite("leaky_relu.threshold", self.threshold)
         check_range("leaky_relu.alpha", self.alpha, low=0.0, high=1.0)
         check_finite("leaky_relu.baseline", self.baseline)
@@ -229,11 +233,9 @@ class Softplus(Transfer):
     code: ClassVar[int] = 1
 
     def _validate(self) -> None:
-        check_range("softplus.gain", self.gain, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("softplus.gain", self.gain)
         check_finite("softplus.threshold", self.threshold)
-        check_range("softplus.sharpness", self.sharpness, low=0.0, low_open=True,
-                    high=math.inf, high_open=True)
+        check_positive("softplus.sharpness", self.sharpness)
 
     def __call__(self, x):
         z = self.sharpness * (_as_array(x) - self.threshold)
@@ -280,10 +282,9 @@ class ELU(Transfer):
     code: ClassVar[int] = 2
 
     def _validate(self) -> None:
-        check_range("elu.gain", self.gain, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("elu.gain", self.gain)
         check_finite("elu.threshold", self.threshold)
-        check_range("elu.alpha", self.alpha, low=0.0, high=math.inf, high_open=True)
+        check_nonnegative("elu.alpha", self.alpha)
 
     def __call__(self, x):
         u = _as_array(x) - self.threshold
@@ -317,8 +318,7 @@ class GELU(Transfer):
     code: ClassVar[int] = 3
 
     def _validate(self) -> None:
-        check_range("gelu.gain", self.gain, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("gelu.gain", self.gain)
         check_finite("gelu.threshold", self.threshold)
 
     def __call__(self, x):
@@ -358,11 +358,9 @@ class PowerLaw(Transfer):
     code: ClassVar[int] = 4
 
     def _validate(self) -> None:
-        check_range("power_law.k", self.k, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("power_law.k", self.k)
         check_finite("power_law.threshold", self.threshold)
-        check_range("power_law.n", self.n, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("power_law.n", self.n)
 
     def __call__(self, x):
         u = np.maximum(_as_array(x) - self.threshold, 0.0)
@@ -404,11 +402,9 @@ class Sigmoid(Transfer):
     code: ClassVar[int] = 5
 
     def _validate(self) -> None:
-        check_range("sigmoid.rate_max", self.rate_max, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("sigmoid.rate_max", self.rate_max)
         check_finite("sigmoid.threshold", self.threshold)
-        check_range("sigmoid.slope", self.slope, low=0.0, low_open=True, high=math.inf,
-                    high_open=True)
+        check_positive("sigmoid.slope", self.slope)
 
     def __call__(self, x):
         z = self.slope * (_as_array(x) - self.threshold)
@@ -460,12 +456,11 @@ class LIFTransfer(Transfer):
     code: ClassVar[int] = 6
 
     def _validate(self) -> None:
-        check_range("lif.tau_m", self.tau_m, low=0.0, low_open=True, high=math.inf,
-                    high_open=True, unit="s")
+        check_positive("lif.tau_m", self.tau_m, unit="s")
         check_finite("lif.v_th", self.v_th)
         check_range("lif.v_reset", self.v_reset, low=-math.inf, high=self.v_th,
                     high_open=True, unit="V")
-        check_range("lif.t_ref", self.t_ref, low=0.0, high=math.inf, high_open=True, unit="s")
+        check_nonnegative("lif.t_ref", self.t_ref, unit="s")
 
     def __call__(self, x):
         mu = _as_array(x)
@@ -493,14 +488,19 @@ TRANSFER_KINDS: dict[str, type[Transfer]] = {
 
 
 def transfer_from_dict(data: dict[str, Any]) -> Transfer:
-    """Build a transfer from ``{"kind": ..., **parameters}`` (values already SI floats).
+    """Build a transfer from ``{"kind": ..., **parameters}``, the model-file table.
 
-    Raises ModelError naming the key for an unknown kind, an unknown or a bad parameter.
+    Parameters are SI numbers or unit strings (``"10 Hz/mV"``). Raises ModelError naming the
+    key for an unknown kind, an unknown or a bad parameter.
     """
-    from neurorect._validate import closest_hint
-
     data = dict(data)
     kind = data.pop("kind", "leaky_relu")
+    for key, value in data.items():
+        try:
+            data[key] = to_si(value)
+        except ValueError as error:
+            raise ModelError(str(error), key=key, value=value,
+                             allowed="a number or a quantity string such as '10 ms'") from None
     if kind == "relu":
         kind = "leaky_relu"
         if data.get("alpha", 0.0) != 0.0:

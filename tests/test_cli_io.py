@@ -7,7 +7,7 @@ import numpy as np
 from neurorect import load_model, simulate
 from neurorect.cli import main
 from neurorect.io import load, save
-from neurorect.spec import model_from_dict
+from neurorect.modelfile import model_from_dict
 
 
 def test_run_prints_rates_and_writes_the_same_result_as_simulate(tmp_path, capsys):

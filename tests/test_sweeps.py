@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import neurorect.sweeps as sweeps
+import neurorect.sweeps.execute as sweep_execute
 from neurorect import ModelError, load_model
 from neurorect.cli import main
 from neurorect.driver import simulate
@@ -293,7 +293,7 @@ def test_store_resume_and_refusals(single, tmp_path, monkeypatch):
     manifest = json.loads((store / "manifest.json").read_text())
     assert manifest["n_chunks"] == n_chunks and manifest["measure"] == "response"
 
-    calls = count_calls(monkeypatch, sweeps, "_run_chunk")
+    calls = count_calls(monkeypatch, sweep_execute, "run_chunk")
     with pytest.raises(StoreMismatchError, match="resume"):  # never silently overwritten
         run_sweep(single, GRID, measure="response", store=store, chunk_size=4)
     again = run_sweep(single, GRID, measure="response", store=store, chunk_size=4,
@@ -346,7 +346,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(single, tmp_path, monk
     assert process.returncode < 0, stderr.decode()  # killed, not finished
     written = len(list(store.glob("chunk_*.nc")))
     assert 3 <= written < 32
-    calls = count_calls(monkeypatch, sweeps, "_run_chunk")
+    calls = count_calls(monkeypatch, sweep_execute, "run_chunk")
     resumed = run_sweep(single, grid, store=store, chunk_size=16, duration=8.0,
                         resume=True, progress=False)
     assert len(calls) == 32 - written  # only the missing chunks
@@ -359,7 +359,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(single, tmp_path, monk
 def test_dask_local_cluster_equals_local(single, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     local = run_sweep(single, GRID, measure="response", chunk_size=3, progress=False)
-    in_process = count_calls(monkeypatch, sweeps, "_run_chunk")
+    in_process = count_calls(monkeypatch, sweep_execute, "run_chunk")
     distributed = run_sweep(single, GRID, measure="response", chunk_size=3, executor="dask",
                             store=tmp_path / "store", progress=False)
     assert in_process == []  # the chunks ran on the cluster's worker processes

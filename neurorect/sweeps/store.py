@@ -1,6 +1,9 @@
-"""The sweep store: ``manifest.json`` plus one atomically written netCDF file per chunk;
-refuses a store made with another model, grid, measure or options (private to
-:mod:`neurorect.sweeps`)."""
+"""The sweep store: ``manifest.json`` plus one atomically written netCDF file per chunk.
+
+A store made with another model, grid, measure, options or neurorect version is refused
+with a message saying what differs; see :func:`neurorect.sweeps.run_sweep` ("Store and
+resume") for the rules.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +13,19 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from neurorect._sweep_grid import _Dim, _python
 from neurorect._version import __version__
 from neurorect.errors import NeurorectError
+from neurorect.io import load, save
 from neurorect.spec import Model
+from neurorect.sweeps.grid import Dim, to_python
 
-if TYPE_CHECKING:
-    from neurorect.sweeps import _Layout
+__all__ = ["MANIFEST", "StoreMismatchError", "chunk_file", "make_manifest", "open_store",
+           "save_chunk", "load_chunk"]
 
 #: Name of the store's manifest file.
 MANIFEST = "manifest.json"
@@ -51,7 +55,7 @@ def _measure_id(measure: str | Callable) -> str:
 
 
 def _canonical(value: Any) -> Any:
-    return json.loads(json.dumps(value, sort_keys=True, default=_python))
+    return json.loads(json.dumps(value, sort_keys=True, default=to_python))
 
 
 def _model_digest(model: Model, text: str) -> str:
@@ -63,8 +67,9 @@ def _model_digest(model: Model, text: str) -> str:
     return digest.hexdigest()
 
 
-def _manifest(model: Model, model_text: str, dims: list[_Dim], measure: str | Callable,
-              options: dict[str, Any], layout: _Layout) -> dict[str, Any]:
+def make_manifest(model: Model, model_text: str, dims: list[Dim], measure: str | Callable,
+                  options: dict[str, Any], n_points: int, n_chunks: int) -> dict[str, Any]:
+    """The manifest of a sweep: what identifies it (hashed into ``sweep_key``) and its size."""
     grid = {p: v.tolist() for d in dims for p, v in zip(d.paths, d.values, strict=True)}
     core = {
         "neurorect_version": __version__,
@@ -77,8 +82,7 @@ def _manifest(model: Model, model_text: str, dims: list[_Dim], measure: str | Ca
     core = _canonical(core)
     key = hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()
     return {"format": _STORE_FORMAT, "format_version": _STORE_FORMAT_VERSION, **core,
-            "sweep_key": key, "model": model_text, "n_points": layout.n_points,
-            "n_chunks": len(layout.chunks)}
+            "sweep_key": key, "model": model_text, "n_points": n_points, "n_chunks": n_chunks}
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -123,7 +127,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _open_store(store: Path, manifest: dict[str, Any], *, resume: bool,
+def open_store(store: Path, manifest: dict[str, Any], *, resume: bool,
                 overwrite: bool) -> set[int]:
     """Check or create the store; return the indices of the chunks already in it."""
     store.mkdir(parents=True, exist_ok=True)
@@ -166,9 +170,13 @@ def _open_store(store: Path, manifest: dict[str, Any], *, resume: bool,
     return done
 
 
-def _load_chunk(store: Path, index: int, key: str) -> xr.Dataset:
-    from neurorect.io import load
+def save_chunk(store: Path, index: int, result: xr.Dataset) -> None:
+    """Write chunk ``index`` (atomically: a killed run leaves no partial chunk file)."""
+    save(result, chunk_file(store, index))
 
+
+def load_chunk(store: Path, index: int, key: str) -> xr.Dataset:
+    """Read chunk ``index``, checking that it belongs to the sweep ``key``."""
     ds = load(chunk_file(store, index))
     if ds.attrs.get("sweep_key") != key:
         raise StoreMismatchError(f"{chunk_file(store, index)} belongs to another sweep (its "

@@ -18,6 +18,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neurorect.cli.common import pyplot, save_figure
+
+__all__ = ["register"]
+
 
 def register(subparsers) -> None:
     """Add the ``plot`` subcommand."""
@@ -61,15 +65,75 @@ def _parse_sel(items: list[str]) -> dict:
     return sel
 
 
+def _kind(args: argparse.Namespace, dataset, sel: dict) -> str:
+    """The figure for ``--kind auto``: Bode for response and crossval results, rate traces
+    for run results; a sweep's heat map with two or more free swept dims or no frequency
+    dim, else its Bode family."""
+    from neurorect.plotting import sweep_dims
+
+    if args.kind != "auto":
+        return args.kind
+    if _is_response(dataset) or _is_crossval(dataset):
+        return "bode"
+    if "sweep_dims" not in dataset.attrs:
+        return "rates"
+    dims = sweep_dims(dataset)
+    free = [d for d in dims if d not in sel]
+    return "heatmap" if len(free) >= 2 or args.freq not in dims else "bode"
+
+
+def _is_response(dataset) -> bool:  # a `neurorect response` result
+    return "driven_population" in dataset.attrs and "freq" in dataset.dims
+
+
+def _is_crossval(dataset) -> bool:  # a `neurorect crossval` result
+    return "source" in dataset.dims and "freq" in dataset.dims
+
+
+def _draw(plt, kind: str, dataset, args: argparse.Namespace, sel: dict, path: Path):
+    """The figure of ``kind``; ModelError for a file that has no such figure."""
+    from neurorect.errors import ModelError
+    from neurorect.plotting import (
+        plot_bode_family,
+        plot_crossval_bode,
+        plot_frequency_response,
+        plot_rates,
+        plot_sweep_heatmap,
+    )
+
+    if kind == "rates":
+        figure, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+        plot_rates(ax, dataset, variable=args.var or "rate")
+    elif kind == "bode" and (_is_response(dataset) or _is_crossval(dataset)):
+        figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
+                                              layout="constrained")
+        if _is_response(dataset):
+            plot_frequency_response(ax, phase_ax, dataset, population=args.population)
+        else:
+            plot_crossval_bode(ax, phase_ax, dataset)
+    elif "sweep_dims" not in dataset.attrs:
+        raise ModelError("not a sweep result (no 'sweep_dims' attr)", key="result",
+                         value=str(path),
+                         allowed="--kind rates, or a neurorect sweep, response or "
+                                 "crossval file")
+    elif kind == "heatmap":
+        variable = args.var or ("gain" if "gain" in dataset else "mean_rate")
+        figure, ax = plt.subplots(figsize=(7, 5), layout="constrained")
+        plot_sweep_heatmap(ax, dataset, variable, x=args.x, y=args.y,
+                           population=args.population, harmonic=args.harmonic, sel=sel,
+                           log_color=args.log_color)
+    else:
+        figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(7, 7), sharex=True,
+                                              layout="constrained")
+        plot_bode_family(ax, dataset, phase_ax=phase_ax if "phase" in dataset else None,
+                         freq=args.freq, family=args.family, variable=args.var or "gain",
+                         population=args.population, harmonic=args.harmonic, sel=sel)
+    return figure
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from neurorect.errors import ModelError
     from neurorect.io import load
-    from neurorect.plotting import plot_bode_family, plot_sweep_heatmap, sweep_dims
 
     path = Path(args.result)
     if not path.exists():
@@ -78,55 +142,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     dataset = load(path)
     out = Path(args.out) if args.out else path.with_suffix(".png")
     sel = _parse_sel(args.sel)
-    is_sweep = "sweep_dims" in dataset.attrs
-    is_response = "driven_population" in dataset.attrs and "freq" in dataset.dims
-    is_crossval = "source" in dataset.dims and "freq" in dataset.dims
-    kind = args.kind
-    if kind == "auto":
-        if is_response or is_crossval:
-            kind = "bode"
-        elif not is_sweep:
-            kind = "rates"
-        else:
-            dims = sweep_dims(dataset)
-            free = [d for d in dims if d not in sel]
-            kind = "heatmap" if len(free) >= 2 or args.freq not in dims else "bode"
+    kind = _kind(args, dataset, sel)
+    plt = pyplot()
     try:
-        if kind == "rates":
-            from neurorect.plotting import plot_rates
-
-            figure, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-            plot_rates(ax, dataset, variable=args.var or "rate")
-        elif kind == "bode" and is_response:  # a `neurorect response` result
-            from neurorect.plotting import plot_frequency_response
-
-            figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
-                                                  layout="constrained")
-            plot_frequency_response(ax, phase_ax, dataset, population=args.population)
-        elif kind == "bode" and is_crossval:  # a `neurorect crossval` result
-            from neurorect.plotting import plot_crossval_bode
-
-            figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
-                                                  layout="constrained")
-            plot_crossval_bode(ax, phase_ax, dataset)
-        elif not is_sweep:
-            raise ModelError("not a sweep result (no 'sweep_dims' attr)", key="result",
-                             value=str(path),
-                             allowed="--kind rates, or a neurorect sweep, response or "
-                                     "crossval file")
-        elif kind == "heatmap":
-            variable = args.var or ("gain" if "gain" in dataset else "mean_rate")
-            figure, ax = plt.subplots(figsize=(7, 5), layout="constrained")
-            plot_sweep_heatmap(ax, dataset, variable, x=args.x, y=args.y,
-                               population=args.population, harmonic=args.harmonic, sel=sel,
-                               log_color=args.log_color)
-        else:
-            variable = args.var or "gain"
-            figure, (ax, phase_ax) = plt.subplots(2, 1, figsize=(7, 7), sharex=True,
-                                                  layout="constrained")
-            plot_bode_family(ax, dataset, phase_ax=phase_ax if "phase" in dataset else None,
-                             freq=args.freq, family=args.family, variable=variable,
-                             population=args.population, harmonic=args.harmonic, sel=sel)
+        figure = _draw(plt, kind, dataset, args, sel, path)
     except (ValueError, KeyError) as error:
         if isinstance(error, ModelError):
             raise
@@ -134,7 +153,5 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                          allowed="dims and variables of the file") from None
     if args.title:
         figure.suptitle(args.title)
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
-    print(f"wrote {out}")
+    print(f"wrote {save_figure(figure, out)}")
     return 0

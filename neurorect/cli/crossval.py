@@ -7,27 +7,12 @@ from __future__ import annotations
 
 import argparse
 
+from neurorect.cli.common import pyplot, quantities, quantity, save_figure
+
 __all__ = ["register"]
 
 _EXAMPLE = ("example: neurorect crossval models/lif_matched.toml --freqs 2 5 10 20 50 100 "
             "--out cv.nc --plot cv.png")
-
-
-def _quantities(text: str) -> list[float]:
-    """``"2,5,10"`` or ``"10 Hz"`` -> SI floats."""
-    from neurorect.units import parse_quantity
-
-    try:
-        return [parse_quantity(part) for part in text.split(",") if part.strip()]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _quantity(text: str) -> float:
-    values = _quantities(text)
-    if len(values) != 1:
-        raise argparse.ArgumentTypeError(f"expected one value, got {text!r}")
-    return values[0]
 
 
 def register(subparsers) -> None:
@@ -41,18 +26,18 @@ def register(subparsers) -> None:
             "(f-I curves and a Bode overlay). LIF convention (Brunel): "
             "tau_m dV/dt = -V + mu + sigma sqrt(tau_m) xi. " + _EXAMPLE))
     p.add_argument("model", help="TOML model file with an [lif] table")
-    p.add_argument("--freqs", nargs="+", type=_quantities,
+    p.add_argument("--freqs", nargs="+", type=quantities,
                    help="drive frequencies in Hz, space or comma separated (default: 2 5 10 "
                         "20 50 100)")
-    p.add_argument("--mu0", type=_quantity, help="mean input, e.g. '15 mV' (default: drive I0)")
-    p.add_argument("--mu1", type=_quantity,
+    p.add_argument("--mu0", type=quantity, help="mean input, e.g. '15 mV' (default: drive I0)")
+    p.add_argument("--mu1", type=quantity,
                    help="sinusoid amplitude, e.g. '1 mV' (default: drive I1)")
     p.add_argument("--n-neurons", type=int, help="LIF neurons per condition (default: [lif])")
-    p.add_argument("--duration", type=_quantity,
+    p.add_argument("--duration", type=quantity,
                    help="Brian2 simulated time, e.g. '3 s' (default: [simulation])")
-    p.add_argument("--transient", type=_quantity,
+    p.add_argument("--transient", type=quantity,
                    help="discarded initial time, e.g. '0.5 s' (default: [simulation])")
-    p.add_argument("--dt", type=_quantity, help="Brian2 time step (default: [lif] dt)")
+    p.add_argument("--dt", type=quantity, help="Brian2 time step (default: [lif] dt)")
     p.add_argument("--seed", type=int, help="noise seed (default: [simulation] seed)")
     p.add_argument("--correction", choices=("bridge", "shift", "none"), default="bridge",
                    help="handling of the sqrt(dt) threshold-detection bias (default: bridge)")
@@ -65,7 +50,7 @@ def register(subparsers) -> None:
                    help="use the model file's transfer and tau as they are (default: refit "
                         "the leaky ReLU to the Siegert f-I curve and tau to chi(f)/chi(0))")
     p.add_argument("--clip", action="store_true", help="clip the fitted leaky ReLU at 0 Hz")
-    p.add_argument("--fit-range", nargs=2, type=_quantity, metavar=("LOW", "HIGH"),
+    p.add_argument("--fit-range", nargs=2, type=quantity, metavar=("LOW", "HIGH"),
                    help="f-I range of the fit and of the f-I curves, e.g. '10 mV' '30 mV' "
                         "(default: v_th -+ 2 sigma)")
     p.add_argument("--fi-points", type=int, default=9,
@@ -127,17 +112,11 @@ def _cmd_crossval(args: argparse.Namespace) -> int:
 
 
 def _plot(result, path: str, title: str):
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """f-I curves (when computed) beside the Bode overlay of the three sources."""
     from neurorect.plotting import plot_crossval_bode, plot_fi
 
     has_fi = "fi_rate" in result
-    figure = plt.figure(figsize=(11 if has_fi else 6, 6), layout="constrained")
+    figure = pyplot().figure(figsize=(11 if has_fi else 6, 6), layout="constrained")
     grid = figure.add_gridspec(2, 2 if has_fi else 1)
     if has_fi:
         plot_fi(figure.add_subplot(grid[:, 0]), result)
@@ -147,6 +126,4 @@ def _plot(result, path: str, title: str):
     plot_crossval_bode(ax_gain, ax_phase, result)
     figure.suptitle(f"{title}: mu0 = {result.attrs['mu0'] * 1e3:g} mV, mu1 = "
                     f"{result.attrs['mu1'] * 1e3:g} mV, sigma = {result.attrs['sigma'] * 1e3:g} mV")
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return Path(path)
+    return save_figure(figure, path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from neurorect.cli.common import pyplot, save_figure
+
 __all__ = ["register"]
 
 
@@ -98,19 +100,12 @@ def _run(args: argparse.Namespace) -> int:
                    header=header, comments="")
         print(f"wrote {args.csv}")
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         from neurorect.plotting import plot_frequency_response
 
-        figure, (ax_gain, ax_phase) = plt.subplots(2, 1, sharex=True, figsize=(6, 6),
-                                                   layout="constrained")
+        figure, (ax_gain, ax_phase) = pyplot().subplots(2, 1, sharex=True, figsize=(6, 6),
+                                                        layout="constrained")
         plot_frequency_response(ax_gain, ax_phase, response,
                                 reference=_reference(model, freqs, args, response))
         ax_gain.set_title(f"{model.name}: population {population}")
-        figure.savefig(args.plot, dpi=120)
-        plt.close(figure)
-        print(f"wrote {args.plot}")
+        print(f"wrote {save_figure(figure, args.plot)}")
     return 0

@@ -16,16 +16,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neurorect.cli.common import quantity
+
+__all__ = ["register", "default_store"]
+
+# the measures of neurorect.sweeps.MEASURES, written out so that --help needs no xarray
 MEASURE_CHOICES = ("rate", "response", "fixed_point", "silent_fraction")
-
-
-def _quantity(text: str) -> float:
-    from neurorect.units import parse_quantity
-
-    try:
-        return parse_quantity(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def register(subparsers) -> None:
@@ -59,9 +55,9 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2,
                    help="workers of the local Dask cluster (default 2)")
     p.add_argument("--chunk-size", type=int, help="points per chunk (one kernel call)")
-    p.add_argument("--duration", type=_quantity, help="simulated time of every point, "
-                                                      "e.g. '2 s'")
-    p.add_argument("--transient", type=_quantity, help="discarded initial time, e.g. '0.2 s'")
+    p.add_argument("--duration", type=quantity,
+                   help="simulated time of every point, e.g. '2 s'")
+    p.add_argument("--transient", type=quantity, help="discarded initial time, e.g. '0.2 s'")
     p.add_argument("--n-periods", type=int, default=3,
                    help="drive periods analysed per point by --measure response")
     p.add_argument("--n-harmonics", type=int, help="harmonics computed")
@@ -98,6 +94,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from neurorect.errors import ModelError
     from neurorect.io import save
     from neurorect.modelfile import load_model
+    from neurorect.plotting import sweep_dims
     from neurorect.sweeps import run_sweep
 
     grid = _parse_params(args.param)
@@ -119,7 +116,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                        n_harmonics=args.n_harmonics, progress=False if args.quiet else None)
     elapsed = time.perf_counter() - started
     n_points = int(result.attrs["n_points"])
-    shape = " x ".join(f"{d} {result.sizes[d]}" for d in _sweep_dims(result))
+    shape = " x ".join(f"{d} {result.sizes[d]}" for d in sweep_dims(result))
     reused = f", {before} reused from the store" if before else ""
     print(f"{model.name}: {args.measure} over {shape} = {n_points} points in "
           f"{result.attrs['n_chunks']} chunks{reused}; {elapsed:.2f} s "
@@ -129,8 +126,3 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(f"wrote {save(result, args.out)}")
     return 0
 
-
-def _sweep_dims(result) -> list[str]:
-    import json
-
-    return [name for name, _ in json.loads(result.attrs["sweep_dims"])]

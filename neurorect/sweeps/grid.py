@@ -1,5 +1,12 @@
-"""Sweep grids: parse value specs, build the labelled dims, validate every path and value
-up front (private to :mod:`neurorect.sweeps`)."""
+"""Sweep grids: parse value specs, build the labelled dims, validate every path and value up
+front (before anything runs).
+
+A grid is ``{dotted path: values}``; :func:`build_dims` turns it into one :class:`Dim` per
+product axis (a zipped group of paths shares one), names each dim after its first path (see
+:func:`neurorect.sweeps.run_sweep` for the naming rule) and classifies it by how the engine
+can run it: ``"outer"`` (changes the shape or method of a run: looped outside the batch),
+``"freq"`` (a drive frequency: sets the duration of the ``response`` measure) or ``"batch"``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ import numpy as np
 from neurorect.errors import ModelError
 from neurorect.spec import Model
 from neurorect.units import parse_quantity
+
+__all__ = ["parse_values", "Dim", "build_dims", "validate_grid", "to_python"]
 
 _VALIDATE_ALL_UP_TO = 64  # unique values per path validated one by one; beyond: min and max
 _CORNER_COMBOS = 256  # unbatchable combinations checked against the batched paths up-front
@@ -134,7 +143,7 @@ def _convert_items(items: list, key: str, original: Any) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Dim:
+class Dim:
     """One dim of the grid: a path, or a zipped group of paths sharing the dim."""
 
     name: str
@@ -174,7 +183,8 @@ def _coerce(model: Model, path: str, values: np.ndarray) -> np.ndarray:
     return values.astype(float)
 
 
-def _python(value: Any) -> Any:
+def to_python(value: Any) -> Any:
+    """A numpy scalar as the Python number or str it holds (other values unchanged)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -211,15 +221,17 @@ def _probe_batchable(model: Model, path: str, value: Any) -> bool:
 
     try:
         batch_kind(model, path)
-        compile_plan(model, seed=model.simulation.seed, batch={path: [_python(value)]})
+        compile_plan(model, seed=model.simulation.seed, batch={path: [to_python(value)]})
     except (ModelError, TypeError, ValueError):
         return False
     return True
 
 
-def _build_dims(model: Model, grid: Mapping[str, Any], mode: str,
+def build_dims(model: Model, grid: Mapping[str, Any], mode: str,
                 zip_paths: Sequence[Sequence[str]] | Sequence[str] | None,
-                reserved: set[str]) -> list[_Dim]:
+                reserved: set[str]) -> list[Dim]:
+    """The dims of ``grid`` (values parsed, typed like the parameters and validated against
+    ``model``); coordinate names avoid ``reserved`` (result variables and dims)."""
     if not isinstance(grid, Mapping) or not grid:
         raise ModelError("the grid is empty", key="grid", value=grid,
                          allowed="{dotted path: values, ...}")
@@ -235,33 +247,7 @@ def _build_dims(model: Model, grid: Mapping[str, Any], mode: str,
                              allowed="model parameters (it is a setting of the run)")
         values[path] = _coerce(model, path, parse_values(spec, key=path))
         _check_values(model, path, values[path])
-    if mode == "zip":
-        groups = [list(grid)]
-    else:
-        if zip_paths is None:
-            raw: list = []
-        elif all(isinstance(p, str) for p in zip_paths):
-            raw = [list(zip_paths)]
-        else:
-            raw = [list(group) for group in zip_paths]
-        seen: set[str] = set()
-        for group in raw:
-            for path in group:
-                if path not in values:
-                    raise ModelError("zipped path is not in the grid", key="zip_paths",
-                                     value=path, allowed=", ".join(values))
-                if path in seen:
-                    raise ModelError("path zipped twice", key="zip_paths", value=path,
-                                     allowed="each path in at most one group")
-                seen.add(path)
-        groups = []
-        emitted: set[str] = set()
-        for path in values:
-            if path in emitted:
-                continue
-            group = next((g for g in raw if path in g), [path])
-            groups.append([p for p in values if p in group])
-            emitted.update(group)
+    groups = [list(grid)] if mode == "zip" else _zip_groups(list(values), zip_paths)
     for group in groups:
         sizes = {p: values[p].size for p in group}
         if len(set(sizes.values())) > 1:
@@ -276,10 +262,40 @@ def _build_dims(model: Model, grid: Mapping[str, Any], mode: str,
             is_freq = path.startswith("drives.") and path.endswith(".freq")
             kinds.append("outer" if not ok else ("freq" if is_freq else "batch"))
         kind = "outer" if "outer" in kinds else ("freq" if "freq" in kinds else "batch")
-        dims.append(_Dim(name=names[group[0]], paths=tuple(group),
+        dims.append(Dim(name=names[group[0]], paths=tuple(group),
                          values=tuple(values[p] for p in group), kind=kind,
                          names=tuple(names[p] for p in group)))
     return dims
+
+
+def _zip_groups(paths: list[str],
+                zip_paths: Sequence[Sequence[str]] | Sequence[str] | None) -> list[list[str]]:
+    """The product axes: groups of zipped paths (in grid order), every other path alone."""
+    if zip_paths is None:
+        raw: list[list[str]] = []
+    elif all(isinstance(p, str) for p in zip_paths):
+        raw = [list(zip_paths)]
+    else:
+        raw = [list(group) for group in zip_paths]
+    seen: set[str] = set()
+    for group in raw:
+        for path in group:
+            if path not in paths:
+                raise ModelError("zipped path is not in the grid", key="zip_paths",
+                                 value=path, allowed=", ".join(paths))
+            if path in seen:
+                raise ModelError("path zipped twice", key="zip_paths", value=path,
+                                 allowed="each path in at most one group")
+            seen.add(path)
+    groups = []
+    emitted: set[str] = set()
+    for path in paths:
+        if path in emitted:
+            continue
+        group = next((g for g in raw if path in g), [path])
+        groups.append([p for p in paths if p in group])
+        emitted.update(group)
+    return groups
 
 
 def _check_values(model: Model, path: str, values: np.ndarray) -> None:
@@ -288,10 +304,10 @@ def _check_values(model: Model, path: str, values: np.ndarray) -> None:
     if unique.size > _VALIDATE_ALL_UP_TO and unique.dtype.kind != "U":
         unique = np.array([unique.min(), unique.max()])
     for value in unique:
-        model.with_values({path: _python(value)})
+        model.with_values({path: to_python(value)})
 
 
-def _validate_grid(model: Model, dims: list[_Dim]) -> None:
+def validate_grid(model: Model, dims: list[Dim]) -> None:
     """The batched paths' extremes against each combination of unbatchable values (up to
     ``_CORNER_COMBOS`` of them); each path's values were checked against the base model."""
     outer = [d for d in dims if d.kind == "outer"]
@@ -303,10 +319,10 @@ def _validate_grid(model: Model, dims: list[_Dim]) -> None:
     picks = range(n_combos) if n_combos <= _CORNER_COMBOS else (0, n_combos - 1)
     for flat in picks:
         index = np.unravel_index(flat, shape)
-        point = {p: _python(v[i]) for d, i in zip(outer, index, strict=True)
+        point = {p: to_python(v[i]) for d, i in zip(outer, index, strict=True)
                  for p, v in zip(d.paths, d.values, strict=True)}
         outer_model = model.with_values(point)
         for dim in inner:
             for path, values in zip(dim.paths, dim.values, strict=True):
                 for value in {values.min(), values.max()}:
-                    outer_model.with_values({path: _python(value)})
+                    outer_model.with_values({path: to_python(value)})
