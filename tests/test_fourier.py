@@ -6,15 +6,11 @@ Conventions under test (DESIGN.md): r(t) = r0 + sum_k A_k sin(2 pi k f t + phase
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
 from scipy import signal, stats
 
-from neurorect import fourier
 from neurorect.fourier import (
     complex_coefficient,
     from_amplitude_phase,
@@ -556,15 +552,3 @@ def test_grouped_spike_transfer_function_equals_separate_calls():
             # identical binned rates and spectra: round-off only
             np.testing.assert_allclose(ds[name].sel(condition=c).values, single[name].values,
                                        rtol=1e-10, err_msg=name)
-
-
-def test_module_does_not_import_simulators():
-    """Analysis code never imports numba or brian2 (DESIGN.md)."""
-    tree = ast.parse(Path(fourier.__file__).read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    assert names.isdisjoint({"numba", "brian2"}), names

@@ -663,18 +663,3 @@ def test_linear_response_errors():
         linear_response(EI_W, EI_I0, EI_TRANSFER, 1.0, tau=0.01, input_vector=[1.0])
     with pytest.raises(ModelError, match="W"):
         linear_response(np.ones((2, 3)), EI_I0, EI_TRANSFER, 1.0, tau=0.01)
-
-
-def test_theory_imports_neither_numba_nor_brian2():
-    # checked on the source: importing the package itself may load the engine (numba)
-    import ast
-    import inspect
-
-    import neurorect.theory as theory
-
-    tree = ast.parse(inspect.getsource(theory))
-    names = {alias.name.split(".")[0] for node in ast.walk(tree)
-             if isinstance(node, ast.Import) for alias in node.names}
-    names |= {node.module.split(".")[0] for node in ast.walk(tree)
-              if isinstance(node, ast.ImportFrom) and node.module}
-    assert not names & {"numba", "brian2"}
