@@ -10,8 +10,8 @@ import pytest
 from oracle import reference_run
 
 from neurorect import Drive, LeakyReLU, ModelError, Noise, SimulationError, Softplus, Step
-from neurorect import _kernels as kernels
 from neurorect.driver import simulate
+from neurorect.kernels.random import normals
 from neurorect.modelfile import load_model
 from neurorect.spec import Connection, Model, Population, Simulation, single_population
 
@@ -207,7 +207,7 @@ def test_shared_w_batch_element_equals_individual_run(copies):
 
 
 def test_noise_generator_moments():
-    x = kernels.normals(np.uint64(12345), 0, 400_000, 0)
+    x = normals(np.uint64(12345), 0, 400_000, 0)
     n = x.size
     # standard errors: mean 1/sqrt(n), variance sqrt(2/n), 4th moment sqrt(96/n); 5 SE
     assert abs(x.mean()) < 5 / math.sqrt(n)
