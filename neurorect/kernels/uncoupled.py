@@ -39,7 +39,7 @@ from neurorect.kernels.random import normal_at
 from neurorect.kernels.step import decay_factors, rate_of, rhs
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["run_uncoupled", "BLOCK"]
+__all__ = ["run_uncoupled"]
 
 BLOCK = 64  # units per block: one thread runs a block's whole time loop
 
