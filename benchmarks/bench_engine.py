@@ -8,7 +8,7 @@ W2: dense random network (rate form, leaky ReLU, Gaussian coupling g/sqrt(N)), N
 Compile time is excluded everywhere (warm-up runs first). Threads are fixed: BLAS to one
 thread; neurorect's Numba kernels at 1 and at 2 threads (stated per row). Run by hand:
 
-    .venv/bin/python benchmarks/bench_engine.py [--quick]
+    .venv/bin/python benchmarks/bench_engine.py [--quick] [--no-brian2] [--neurorect-only]
 """
 
 from __future__ import annotations
@@ -168,16 +168,8 @@ def w2_brian2(n, n_steps):
     return lambda: network.run(n_steps * DT * b2.second)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer steps (smoke test)")
-    parser.add_argument("--no-brian2", action="store_true")
-    args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    repeats = 3
-
-    print(f"numba {numba.__version__}, numpy {np.__version__}, BLAS threads 1, "
-          f"cores {os.cpu_count()}")
+def report_w1(scale: int, repeats: int, *, baselines: bool, brian2: bool) -> None:
+    """Time W1 and print its table."""
     n_neurons, n_steps = 10_000, 20_000 // scale
     alphas, freqs = w1_inputs(n_neurons)
     work = n_neurons * n_steps
@@ -189,9 +181,10 @@ def main() -> None:
         rows.append((f"neurorect ({threads} thread{'s' if threads > 1 else ''})",
                      best_of(run, repeats)))
     numba.set_num_threads(1)
-    rows.append(("NumPy vectorised loop (1 thread)", best_of(w1_numpy(alphas, freqs, n_steps),
-                                                          1)))
-    if not args.no_brian2:
+    if baselines:
+        rows.append(("NumPy vectorised loop (1 thread)",
+                     best_of(w1_numpy(alphas, freqs, n_steps), 1)))
+    if brian2:
         rows.append(("Brian2 runtime Cython (1 thread)",
                      best_of(w1_brian2(alphas, freqs, n_steps // 4), 1) * 4))
     reference = rows[0][1]
@@ -202,33 +195,54 @@ def main() -> None:
     for name, seconds in rows:
         print(f"{name:<36}{seconds:>10.3f}{work / seconds / 1e6:>18.1f}"
               f"{seconds / reference:>19.2f}x")
-    if not args.no_brian2:
+    if brian2:
         print("(Brian2 timed over a quarter of the steps and scaled: its cost is linear in "
               "steps)")
 
-    print(f"\nW2: dense random network, {10_000 // scale} steps, per-step times (ms)")
+
+def report_w2(scale: int, repeats: int, *, baselines: bool, brian2: bool) -> None:
+    """Time W2 and print its table (NaN where a baseline is skipped)."""
+    steps = 10_000 // scale
+    print(f"\nW2: dense random network, {steps} steps, per-step times (ms)")
     print(f"{'N':>6}{'bare W @ r':>12}{'neurorect 1t':>14}{'neurorect 2t':>14}"
           f"{'NumPy loop':>12}{'Brian2':>10}{'neurorect/W@r':>15}")
+    nan = float("nan")
     for n in (1000, 4000):
-        steps = 10_000 // scale
-        times = {"matvec": best_of(w2_matvec(n, steps), repeats) / steps}
+        times = {"matvec": best_of(w2_matvec(n, steps), repeats) / steps if baselines else nan}
         for threads in (1, 2):
             numba.set_num_threads(threads)
             run = w2_neurorect(n, steps)
             run()
             times[f"nr{threads}"] = best_of(run, repeats) / steps
         numba.set_num_threads(1)
-        times["numpy"] = best_of(w2_numpy(n, steps), 1) / steps
-        brian = float("nan")
-        if not args.no_brian2 and n == 1000:
+        times["numpy"] = best_of(w2_numpy(n, steps), 1) / steps if baselines else nan
+        brian = nan
+        if brian2 and n == 1000:
             brian_steps = max(steps // 10, 100)
             brian = best_of(w2_brian2(n, brian_steps), 1) / brian_steps
         print(f"{n:>6}{times['matvec'] * 1e3:>12.4f}{times['nr1'] * 1e3:>14.4f}"
               f"{times['nr2'] * 1e3:>14.4f}{times['numpy'] * 1e3:>12.4f}{brian * 1e3:>10.4f}"
               f"{times['nr1'] / times['matvec']:>14.2f}x")
-    if not args.no_brian2:
+    if brian2:
         print("(Brian2 W2 only at N = 1000, timed over a tenth of the steps: its synapse loop "
               "over N^2 = 16M synapses at N = 4000 would take minutes)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer steps (smoke test)")
+    parser.add_argument("--no-brian2", action="store_true")
+    parser.add_argument("--neurorect-only", action="store_true",
+                        help="time neurorect alone (no NumPy, W @ r or Brian2 baselines): "
+                             "for before/after comparisons of the engine")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    baselines = not args.neurorect_only
+    brian2 = baselines and not args.no_brian2
+    print(f"numba {numba.__version__}, numpy {np.__version__}, BLAS threads 1, "
+          f"cores {os.cpu_count()}")
+    report_w1(scale, 3, baselines=baselines, brian2=brian2)
+    report_w2(scale, 3, baselines=baselines, brian2=brian2)
 
 
 if __name__ == "__main__":

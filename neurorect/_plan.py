@@ -16,8 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from neurorect import _kernels as kernels
 from neurorect.errors import ModelError
+from neurorect.kernels.layout import (
+    I0,
+    N_PARAMS,
+    N_PULSE,
+    OU_SIGMA,
+    OU_TAU,
+    P_START,
+    RATE_FORM,
+    SIN_AMP,
+    SIN_FREQ,
+    SIN_PHASE,
+    TAU,
+    VOLTAGE_FORM,
+    WHITE_SIGMA,
+)
+from neurorect.kernels.random import initial_normals, stream_keys
 from neurorect.spec import Model
 from neurorect.units import to_si
 
@@ -27,7 +42,7 @@ _VALIDATE_ALL_UP_TO = 64  # unique values per path validated one by one; beyond:
 
 @dataclass
 class Plan:
-    """Packed arrays for the kernels; see :mod:`neurorect._kernels` for the layout."""
+    """Packed arrays for the kernels; see :mod:`neurorect.kernels` for the layout."""
 
     model: Model
     n_batch: int
@@ -59,7 +74,7 @@ def _neuron_params(model: Model):
     """Per-neuron arrays of the base model (one batch copy)."""
     n = model.size
     kinds = np.zeros((n, 2), dtype=np.int64)
-    params = np.zeros((n, kernels.N_PARAMS))
+    params = np.zeros((n, N_PARAMS))
     tparams = np.zeros((n, 6))
     init = np.zeros(n)
     pulse_lists: list[list[tuple]] = [[] for _ in range(n)]
@@ -68,36 +83,36 @@ def _neuron_params(model: Model):
         size = pop.size
         drive = model.drive(pop.name)
         kinds[lo:hi, 0] = pop.transfer.code
-        kinds[lo:hi, 1] = kernels.VOLTAGE_FORM if pop.form == "voltage" else kernels.RATE_FORM
+        kinds[lo:hi, 1] = VOLTAGE_FORM if pop.form == "voltage" else RATE_FORM
         tparams[lo:hi] = pop.transfer.kernel_params()
-        params[lo:hi, kernels.TAU] = pop.tau
-        params[lo:hi, kernels.I0] = drive.per_neuron("I0", size)
-        params[lo:hi, kernels.SIN_AMP] = drive.per_neuron("I1", size)
-        params[lo:hi, kernels.SIN_FREQ] = drive.per_neuron("freq", size)
-        params[lo:hi, kernels.SIN_PHASE] = drive.per_neuron("phase", size)
-        params[lo:hi, kernels.OU_TAU] = 1.0
+        params[lo:hi, TAU] = pop.tau
+        params[lo:hi, I0] = drive.per_neuron("I0", size)
+        params[lo:hi, SIN_AMP] = drive.per_neuron("I1", size)
+        params[lo:hi, SIN_FREQ] = drive.per_neuron("freq", size)
+        params[lo:hi, SIN_PHASE] = drive.per_neuron("phase", size)
+        params[lo:hi, OU_TAU] = 1.0
         if drive.noise is not None:
-            column = kernels.OU_SIGMA if drive.noise.kind == "ou" else kernels.WHITE_SIGMA
+            column = OU_SIGMA if drive.noise.kind == "ou" else WHITE_SIGMA
             params[lo:hi, column] = drive.noise.sigma
             if drive.noise.kind == "ou":
-                params[lo:hi, kernels.OU_TAU] = drive.noise.tau
+                params[lo:hi, OU_TAU] = drive.noise.tau
         init[lo:hi] = pop.init
         for component in (*drive.steps, *drive.pulses):
             for i in range(lo, hi):
                 pulse_lists[i].append(component.as_pulse())
     n_pulses = max((len(p) for p in pulse_lists), default=0)
-    pulses = np.zeros((n, n_pulses, 5))
-    pulses[:, :, kernels.P_START] = math.inf  # padding: never active
+    pulses = np.zeros((n, n_pulses, N_PULSE))
+    pulses[:, :, P_START] = math.inf  # padding: never active
     for i, plist in enumerate(pulse_lists):
         if plist:
             pulses[i, :len(plist)] = plist
     return kinds, params, tparams, pulses, init
 
 
-def stream_keys(seeds: np.ndarray, n_neurons: int) -> np.ndarray:
+def _noise_keys(seeds: np.ndarray, n_neurons: int) -> np.ndarray:
     """Noise-stream keys, shape (B * N,): key(seed_b, neuron i), batch-major."""
     unique, inverse = np.unique(np.asarray(seeds, dtype=np.int64), return_inverse=True)
-    table = kernels.stream_keys(unique, n_neurons).reshape(unique.size, n_neurons)
+    table = stream_keys(unique, n_neurons).reshape(unique.size, n_neurons)
     return table[inverse].reshape(-1)
 
 
@@ -109,8 +124,8 @@ def _transfer_column(model: Model, pop_name: str, name: str) -> int:
     return names.index(name)
 
 
-_DRIVE_COLUMNS = {"I0": kernels.I0, "I1": kernels.SIN_AMP, "freq": kernels.SIN_FREQ,
-                  "phase": kernels.SIN_PHASE}
+_DRIVE_COLUMNS = {"I0": I0, "I1": SIN_AMP, "freq": SIN_FREQ,
+                  "phase": SIN_PHASE}
 
 
 def _validate_values(model: Model, path: str, values: np.ndarray) -> None:
@@ -152,9 +167,49 @@ def batch_kind(model: Model, path: str) -> str:
 
 def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = None) -> Plan:
     """Compile ``model`` and a zipped batch of parameter values into a :class:`Plan`."""
-    batch = dict(batch or {})
+    values = _batch_values(batch or {})
+    sizes = {array.size for array in values.values()}
+    if len(sizes) > 1:
+        raise ModelError("batch paths have different lengths (a batch is zipped)",
+                         key="batch", value={p: a.size for p, a in values.items()},
+                         allowed="equal lengths; use run_sweep for product grids")
+    n_batch = sizes.pop() if sizes else 1
+    kinds_by_path = {path: batch_kind(model, path) for path in values}
+    for path, array in values.items():
+        _validate_values(model, path, array)
+
+    n = model.size
+    kinds, params, tparams, pulses, init = _neuron_params(model)
+    kinds = np.tile(kinds, (n_batch, 1))
+    params = np.tile(params, (n_batch, 1))
+    tparams = np.tile(tparams, (n_batch, 1))
+    pulses = np.tile(pulses, (n_batch, 1, 1))
+    init = np.tile(init, n_batch)
+    seeds = np.full(n_batch, int(seed), dtype=np.int64)
+    for path, array in values.items():
+        if kinds_by_path[path] == "seed":
+            seeds = array.astype(np.int64)
+        elif kinds_by_path[path] == "column":
+            _write_column(model, path, array, params, tparams, init)
+
+    keys = _noise_keys(seeds, n)
+    for pop in model.populations:  # shared noise: every neuron uses its first neuron's stream
+        noise = model.drive(pop.name).noise
+        if noise is not None and noise.shared:
+            lo, hi = model.offsets[pop.name]
+            table = keys.reshape(n_batch, n)
+            table[:, lo:hi] = table[:, lo:lo + 1]
+    ou_init = initial_normals(keys, _INIT_SALT) * params[:, OU_SIGMA]
+    coupling_values = {p: values[p] for p, kind in kinds_by_path.items() if kind == "coupling"}
+    return Plan(model=model, n_batch=n_batch, kinds=kinds, params=params, tparams=tparams,
+                pulses=pulses, keys=keys, init=init, ou_init=ou_init,
+                W=_coupling_matrices(model, coupling_values, n_batch), batch=values,
+                seeds=seeds)
+
+
+def _batch_values(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The batch as ``{path: 1-D SI array}`` (seeds kept as exact integers)."""
     values: dict[str, np.ndarray] = {}
-    n_batch = 1
     for path, raw in batch.items():
         if path == "simulation.seed":  # integers: keep them exact (no float round trip)
             array = np.atleast_1d(np.asarray(raw))
@@ -173,79 +228,49 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
             raise ModelError("batch values must be one-dimensional", key=path,
                              value=f"shape {array.shape}", allowed="a 1-D sequence")
         values[path] = array
-    sizes = {array.size for array in values.values()}
-    if len(sizes) > 1:
-        raise ModelError("batch paths have different lengths (a batch is zipped)",
-                         key="batch", value={p: a.size for p, a in values.items()},
-                         allowed="equal lengths; use run_sweep for product grids")
-    if sizes:
-        n_batch = sizes.pop()
-    kinds_by_path = {path: batch_kind(model, path) for path in values}
-    for path, array in values.items():
-        _validate_values(model, path, array)
+    return values
 
+
+def _write_column(model: Model, path: str, array: np.ndarray, params: np.ndarray,
+                  tparams: np.ndarray, init: np.ndarray) -> None:
+    """Write a 'column' batch path into the tiled arrays: copy b of the population takes
+    ``array[b]``."""
+    parts = path.split(".")
+    pop = parts[1]
     n = model.size
-    kinds, params, tparams, pulses, init = _neuron_params(model)
-    tile = (n_batch, 1)
-    kinds = np.tile(kinds, tile)
-    params = np.tile(params, tile)
-    tparams = np.tile(tparams, tile)
-    pulses = np.tile(pulses, (n_batch, 1, 1))
-    init = np.tile(init, n_batch)
-
-    seeds = np.full(n_batch, int(seed), dtype=np.int64)
-    for path, array in values.items():
-        parts = path.split(".")
-        kind = kinds_by_path[path]
-        if kind == "seed":
-            seeds = array.astype(np.int64)
-            continue
-        if kind != "column":
-            continue
-        pop = parts[1]
-        lo, hi = model.offsets[pop]
-        view = np.arange(n_batch)[:, None] * n + np.arange(lo, hi)[None, :]
-        per_copy = array[:, None]
-        if parts[0] == "populations" and parts[2] == "tau":
-            params[view, kernels.TAU] = per_copy
-        elif parts[0] == "populations" and parts[2] == "init":
-            init[view] = per_copy
-        elif parts[0] == "populations":
-            tparams[view, _transfer_column(model, pop, parts[3])] = per_copy
-        elif parts[2] == "noise":
-            noise = model.drive(pop).noise
-            if noise is None:
-                raise ModelError("the model has no noise to vary; give the population a "
-                                 "noise table first", key=path, value=None,
-                                 allowed="drives.P.noise = { kind, sigma, tau }",
-                                 file=model.source)
-            if parts[3] == "tau":
-                params[view, kernels.OU_TAU] = per_copy
-            else:
-                column = kernels.OU_SIGMA if noise.kind == "ou" else kernels.WHITE_SIGMA
-                params[view, column] = per_copy
+    lo, hi = model.offsets[pop]
+    view = np.arange(array.size)[:, None] * n + np.arange(lo, hi)[None, :]
+    per_copy = array[:, None]
+    if parts[0] == "populations" and parts[2] == "tau":
+        params[view, TAU] = per_copy
+    elif parts[0] == "populations" and parts[2] == "init":
+        init[view] = per_copy
+    elif parts[0] == "populations":
+        tparams[view, _transfer_column(model, pop, parts[3])] = per_copy
+    elif parts[2] == "noise":
+        noise = model.drive(pop).noise
+        if noise is None:
+            raise ModelError("the model has no noise to vary; give the population a "
+                             "noise table first", key=path, value=None,
+                             allowed="drives.P.noise = { kind, sigma, tau }",
+                             file=model.source)
+        if parts[3] == "tau":
+            params[view, OU_TAU] = per_copy
         else:
-            params[view, _DRIVE_COLUMNS[parts[2]]] = per_copy
+            params[view, OU_SIGMA if noise.kind == "ou" else WHITE_SIGMA] = per_copy
+    else:
+        params[view, _DRIVE_COLUMNS[parts[2]]] = per_copy
 
-    keys = stream_keys(seeds, n)
-    for pop in model.populations:  # shared noise: every neuron uses its first neuron's stream
-        noise = model.drive(pop.name).noise
-        if noise is not None and noise.shared:
-            lo, hi = model.offsets[pop.name]
-            table = keys.reshape(n_batch, n)
-            table[:, lo:hi] = table[:, lo:lo + 1]
-    ou_init = kernels.initial_normals(keys, _INIT_SALT) * params[:, kernels.OU_SIGMA]
 
-    W = None
-    coupling_paths = [p for p, k in kinds_by_path.items() if k == "coupling"]
-    if model.connections:
-        if coupling_paths:
-            W = np.stack([model.with_values({p: values[p][b] for p in coupling_paths})
-                          .coupling_matrix() for b in range(n_batch)])
-        else:
-            W = model.coupling_matrix()[None]
-        if not np.any(W):
-            W = None
-    return Plan(model=model, n_batch=n_batch, kinds=kinds, params=params, tparams=tparams,
-                pulses=pulses, keys=keys, init=init, ou_init=ou_init, W=W, batch=values,
-                seeds=seeds)
+def _coupling_matrices(model: Model, coupling_values: Mapping[str, np.ndarray],
+                       n_batch: int) -> np.ndarray | None:
+    """W as (1, N, N) shared or (B, N, N) per copy (batched coupling paths); None when the
+    model has no connections or W is zero."""
+    if not model.connections:
+        return None
+    if coupling_values:
+        W = np.stack([model.with_values({p: v[b] for p, v in coupling_values.items()})
+                      .coupling_matrix() for b in range(n_batch)])
+    else:
+        W = model.coupling_matrix()[None]
+    return W if np.any(W) else None

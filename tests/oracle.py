@@ -1,6 +1,6 @@
 """A slow, obviously correct NumPy re-implementation of the engine, for oracle tests.
 
-It follows the equations of neurorect._kernels' docstring line by line, with no phasors
+It follows the equations of neurorect.kernels' docstring line by line, with no phasors
 (``sin`` per step), no packing and no Numba; it uses the same counter-based normals.
 """
 
@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-from neurorect import _kernels as kernels
 from neurorect._plan import compile_plan
+from neurorect.kernels.layout import OU_SIGMA, OU_TAU, WHITE_SIGMA
+from neurorect.kernels.random import normal_at
 
 
 def drive_at(model, t: float) -> np.ndarray:
@@ -66,17 +67,17 @@ def reference_run(model, *, seed: int, method: str = "exp_euler"):
             k3 = rhs(x + dt / 2 * k2, W @ rates_of(x + dt / 2 * k2) + mid)
             k4 = rhs(x + dt * k3, W @ rates_of(x + dt * k3) + end)
             x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        white = params[:, kernels.WHITE_SIGMA]
+        white = params[:, WHITE_SIGMA]
         if method == "exp_euler":
             white_b = white * np.sqrt((1 - np.exp(-2 * dt / taus)) / 2)
         else:
             white_b = white * np.sqrt(dt / taus)
         for u in range(model.size):
             if white[u] > 0:
-                x[u] += white_b[u] * kernels.normal_at(plan.keys[u], n, 1)
-            if params[u, kernels.OU_SIGMA] > 0:
-                ou_tau = params[u, kernels.OU_TAU]
-                eta[u] = (math.exp(-dt / ou_tau) * eta[u] + params[u, kernels.OU_SIGMA]
+                x[u] += white_b[u] * normal_at(plan.keys[u], n, 1)
+            if params[u, OU_SIGMA] > 0:
+                ou_tau = params[u, OU_TAU]
+                eta[u] = (math.exp(-dt / ou_tau) * eta[u] + params[u, OU_SIGMA]
                           * math.sqrt(1 - math.exp(-2 * dt / ou_tau))
-                          * kernels.normal_at(plan.keys[u], n, 0))
+                          * normal_at(plan.keys[u], n, 0))
     return trace

@@ -10,8 +10,8 @@ import pytest
 from oracle import reference_run
 
 from neurorect import Drive, LeakyReLU, ModelError, Noise, SimulationError, Softplus, Step
-from neurorect import _kernels as kernels
-from neurorect.driver import simulate
+from neurorect.driver import noise_input, simulate
+from neurorect.kernels.random import normals
 from neurorect.modelfile import load_model
 from neurorect.spec import Connection, Model, Population, Simulation, single_population
 
@@ -207,7 +207,7 @@ def test_shared_w_batch_element_equals_individual_run(copies):
 
 
 def test_noise_generator_moments():
-    x = kernels.normals(np.uint64(12345), 0, 400_000, 0)
+    x = normals(np.uint64(12345), 0, 400_000, 0)
     n = x.size
     # standard errors: mean 1/sqrt(n), variance sqrt(2/n), 4th moment sqrt(96/n); 5 SE
     assert abs(x.mean()) < 5 / math.sqrt(n)
@@ -235,6 +235,27 @@ def test_ou_filtered_stationary_variance():
     # independent neurons: the sample variance has relative SE sqrt(2/(n-1)) = 1.0 %; 4 SE
     assert sample.var(ddof=1) == pytest.approx(expected, rel=4 * math.sqrt(2 / (size - 1)))
     assert abs(sample.mean()) < 4 * math.sqrt(expected / size)
+
+
+def test_noise_input_is_the_noise_the_run_added():
+    """Voltage-form linear unit under OU noise alone: v' = a v + (1 - a) (I0 + eta), so the
+    run's eta_n = (v_{n+1} - a v_n) / (1 - a) - I0; noise_input must give those numbers."""
+    tau, dt, I0 = 0.01, 1e-4, 0.2
+    model = single_population(LeakyReLU(1.0, 0.0, 1.0), tau=tau, form="voltage", size=3,
+                              drive=Drive(I0=I0, noise=Noise("ou", 0.5, 0.004)), dt=dt,
+                              duration=0.05, seed=7, record="state")
+    v = simulate(model).state.values
+    a = math.exp(-dt / tau)
+    seen = (v[1:] - a * v[:-1]) / -math.expm1(-dt / tau) - I0
+    eta = noise_input(model)
+    assert eta.shape == v.shape
+    # |v| < 2 and 1 / (1 - a) = 100: rounding of the inversion below 1e-12
+    np.testing.assert_allclose(eta.values[:-1], seen, rtol=0, atol=1e-11)
+    assert seen.std() > 0.2  # the noise is there (stationary sd 0.5)
+    # a batch of seeds, a subset of neurons and down-sampling pick from the same numbers
+    batch = noise_input(model, batch={"simulation.seed": [3, 7]}, neurons=[2], record_every=4)
+    np.testing.assert_array_equal(batch.values[1], eta.values[::4, 2:3])
+    assert not np.array_equal(batch.values[0], batch.values[1])
 
 
 def test_white_noise_stationary_variance_is_sigma_squared_over_two():

@@ -20,7 +20,7 @@ from neurorect import (
     Sigmoid,
     Softplus,
 )
-from neurorect._transfer_kernels import transfer_value
+from neurorect.kernels.transfer import transfer_value
 from neurorect.transfer import transfer_from_dict
 
 ALL = [LeakyReLU(2.0, 0.5, 0.1), LeakyReLU(1.5, -0.2, 0.3, rate_min=-0.1, rate_max=2.0,

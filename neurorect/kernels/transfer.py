@@ -1,8 +1,9 @@
 """Scalar Numba kernels of the transfer family, dispatched on the class's ``code``.
 
 ``p`` is the parameter vector of :meth:`neurorect.transfer.Transfer.kernel_params`, in the
-order of each class's fields. The numpy definitions in :mod:`neurorect.transfer` are the
-reference; tests check these against them.
+order of each class's fields; the codes are :mod:`neurorect.kernels.layout`'s ``LEAKY_RELU``
+... ``LIF``, equal to each class's ``Transfer.code``. The numpy definitions in
+:mod:`neurorect.transfer` are the reference; tests check these against them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import math
 
 from numba import njit
 
-LEAKY_RELU, SOFTPLUS, ELU, GELU, POWER_LAW, SIGMOID, LIF = 0, 1, 2, 3, 4, 5, 6
+from neurorect.kernels.layout import ELU, GELU, LEAKY_RELU, LIF, POWER_LAW, SIGMOID, SOFTPLUS
+
+__all__ = ["transfer_value"]
+
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 

@@ -1,0 +1,113 @@
+"""Assemble :func:`neurorect.driver.simulate`'s xarray Dataset from the kernels' output.
+
+Schema (DESIGN.md): dims ``time``, ``neuron``, ``harmonic``, ``population`` and, for a batch,
+``batch`` (with one coordinate per batched parameter, named after it); every variable and
+coordinate carries ``units`` and ``long_name``. The streaming sums become ``r0``,
+``amplitude``, ``phase`` in the sine convention ``r(t) = r0 + sum_k A_k sin(2 pi k f t +
+phase_k)`` (:func:`neurorect.fourier.harmonics_from_sums`); amplitude and phase are NaN where
+the window holds less than one period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurorect._plan import Plan
+from neurorect._schema import attrs, path_units, provenance
+from neurorect.fourier import harmonics_from_sums
+from neurorect.spec import Simulation
+
+__all__ = ["to_dataset"]
+
+
+def to_dataset(plan: Plan, sim: Simulation, acc: np.ndarray, windows: np.ndarray,
+               freq: np.ndarray, chosen: np.ndarray, record_out: np.ndarray,
+               dtype: str) -> xr.Dataset:
+    """The result of a run: statistics from ``acc`` over ``windows`` at ``freq``, traces of
+    the ``chosen`` neurons from ``record_out`` (columns batch-major)."""
+    counts = (windows[:, 1] - windows[:, 0]).astype(float)
+    r0, amplitude, phase = harmonics_from_sums(acc, counts)
+    no_period = (freq <= 0) | (counts * sim.dt * freq < 1.0 - 1e-9)
+    amplitude[no_period] = np.nan
+    phase[no_period] = np.nan
+    batched = bool(plan.batch)
+    lead = ("batch",) if batched else ()
+
+    def shape(values: np.ndarray, *rest: int) -> np.ndarray:
+        values = values.reshape(plan.n_batch, plan.n_neurons, *rest)
+        return values if batched else values[0]
+
+    population_names = [p.name for p in plan.model.populations]
+    coords = _coords(plan, sim, population_names)
+    data: dict[str, Any] = {
+        "r0": (lead + ("neuron",), shape(r0), attrs("Hz", "mean rate")),
+        "amplitude": (lead + ("neuron", "harmonic"), shape(amplitude, sim.n_harmonics),
+                      attrs("Hz", "harmonic amplitude A_k")),
+        "phase": (lead + ("neuron", "harmonic"), shape(phase, sim.n_harmonics),
+                  attrs("rad", "harmonic phase relative to the drive's sine (negative: lag)")),
+        "stat_freq": (lead + ("neuron",), shape(freq),
+                      attrs("Hz", "analysis frequency of the streaming statistics")),
+        "stat_duration": (lead + ("neuron",), shape(counts * sim.dt),
+                          attrs("s", "length of the statistics window (whole periods)")),
+    }
+    offsets = plan.model.offsets
+    means = np.stack([shape(r0)[..., lo:hi].mean(axis=-1)
+                      for lo, hi in (offsets[p] for p in population_names)], axis=-1)
+    data["mean_rate"] = (lead + ("population",), means,
+                         attrs("Hz", "population mean rate (statistics window)"))
+    if chosen.size:
+        _add_traces(plan, sim, chosen, record_out, lead, coords, data)
+    for path, values in plan.batch.items():
+        coords[_batch_coord_name(path, plan.batch)] = (
+            "batch", values, attrs(path_units(path), path, path=path))
+    if batched and not any(p == "simulation.seed" for p in plan.batch):
+        coords["seed"] = ("batch", plan.seeds, attrs("1", "noise seed"))
+    return xr.Dataset(data, coords=coords, attrs=provenance(
+        plan.model, dt=sim.dt, duration=sim.duration, method=sim.method, seed=sim.seed,
+        transient=sim.transient, dtype=dtype, record_every=sim.record_every,
+        fourier_convention="r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)"))
+
+
+def _coords(plan: Plan, sim: Simulation, population_names: list[str]) -> dict[str, Any]:
+    """Neuron, harmonic and population coordinates."""
+    neuron_population = np.concatenate([[p.name] * p.size for p in plan.model.populations])
+    coords: dict[str, Any] = {
+        "neuron": ("neuron", np.arange(plan.n_neurons), attrs("1", "neuron index")),
+        "harmonic": ("harmonic", np.arange(1, sim.n_harmonics + 1),
+                     attrs("1", "harmonic number k")),
+        "population": ("population", population_names, attrs("1", "population")),
+        "neuron_population": ("neuron", neuron_population,
+                              attrs("1", "population of the neuron")),
+    }
+    return coords
+
+
+def _add_traces(plan: Plan, sim: Simulation, chosen: np.ndarray, record_out: np.ndarray,
+                lead: tuple[str, ...], coords: dict[str, Any], data: dict[str, Any]) -> None:
+    """The recorded ``rate`` (or ``state``) variable and its time coordinate."""
+    n_rows = record_out.shape[0]
+    traces = record_out.reshape(n_rows, plan.n_batch, chosen.size).transpose(1, 0, 2)
+    coords["time"] = ("time", np.arange(n_rows) * sim.record_every * sim.dt,
+                      attrs("s", "time"))
+    name = "state" if sim.record == "state" else "rate"
+    variable_attrs = (attrs("Hz", "firing rate") if name == "rate" else
+                      attrs("Hz (rate form) or drive units (voltage form)",
+                            "state (r in rate form, v in voltage form)"))
+    dims = ("time", "neuron") if chosen.size == plan.n_neurons else ("time", "recorded")
+    if chosen.size != plan.n_neurons:
+        coords["recorded_neuron"] = ("recorded", chosen,
+                                     attrs("1", "index of the recorded neuron"))
+    data[name] = (lead + dims, traces if lead else traces[0], variable_attrs)
+
+
+def _batch_coord_name(path: str, batch: Mapping[str, Any]) -> str:
+    """The batch coordinate of ``path``: its last component, or the whole path with
+    underscores where two batched paths share that component."""
+    short = path.rsplit(".", 1)[-1]
+    clashes = [p for p in batch if p.rsplit(".", 1)[-1] == short]
+    return short if len(clashes) == 1 else path.replace(".", "_")
+

@@ -1,0 +1,85 @@
+"""Layout of the kernels' packed arrays, their codes, and the argument groups (no Numba here).
+
+The columns and codes below are the contract between :mod:`neurorect._plan` (which fills the
+arrays), :mod:`neurorect.driver` (which reads them) and the kernels. The four argument
+groups are named tuples of arrays and scalars: Numba passes them to jitted functions as
+plain structs, so a kernel takes ``(step0, n_steps, setup, evolving, recording[, coupling])``
+instead of a twenty-name argument list. See :mod:`neurorect.kernels` for the whole layout.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "TAU", "I0", "SIN_AMP", "SIN_FREQ", "SIN_PHASE", "OU_SIGMA", "OU_TAU", "WHITE_SIGMA",
+    "STAT_FREQ", "N_PARAMS", "P_START", "P_STOP", "P_PERIOD", "P_WIDTH", "P_AMP", "N_PULSE",
+    "EXP_EULER", "EULER", "RK4", "METHOD_CODES", "RATE_FORM", "VOLTAGE_FORM", "RECORD_RATE",
+    "RECORD_STATE", "LEAKY_RELU", "SOFTPLUS", "ELU", "GELU", "POWER_LAW", "SIGMOID", "LIF",
+    "RESYNC", "GEMM_FROM", "Setup", "Evolving", "Recording", "Coupling",
+]
+
+# columns of ``params``
+TAU, I0, SIN_AMP, SIN_FREQ, SIN_PHASE, OU_SIGMA, OU_TAU, WHITE_SIGMA, STAT_FREQ = range(9)
+N_PARAMS = 9
+# columns of ``pulses``
+P_START, P_STOP, P_PERIOD, P_WIDTH, P_AMP = range(5)
+N_PULSE = 5
+# integration methods, by their model-file names
+EXP_EULER, EULER, RK4 = 0, 1, 2
+METHOD_CODES = {"exp_euler": EXP_EULER, "euler": EULER, "rk4": RK4}
+# column 1 of ``kinds``: the form of a unit
+RATE_FORM, VOLTAGE_FORM = 0, 1
+# what ``Recording.out`` holds
+RECORD_RATE, RECORD_STATE = 0, 1
+# column 0 of ``kinds``: the transfer, equal to ``Transfer.code`` of neurorect.transfer
+LEAKY_RELU, SOFTPLUS, ELU, GELU, POWER_LAW, SIGMOID, LIF = range(7)
+
+#: Global steps between exact recomputations of the rotating phasors.
+RESYNC = 1024
+#: Batch copies sharing W use one matrix-matrix product from this many copies on (measured:
+#: OpenBLAS gemm beats per-copy gemv at 16 copies of N = 1000, 1.7x, and loses at 4); below
+#: it each copy's product is the single run's matrix-vector product, bit for bit.
+GEMM_FROM = 8
+
+
+class Setup(NamedTuple):
+    """What a kernel reads and never writes: the step, the method and the per-unit plan."""
+
+    dt: float  #: time step, s
+    method: int  #: EXP_EULER, EULER or RK4
+    kinds: np.ndarray  #: (U, 2) int64: transfer code, form
+    params: np.ndarray  #: (U, N_PARAMS) float64
+    tparams: np.ndarray  #: (U, 6) float64: ``Transfer.kernel_params``
+    pulses: np.ndarray  #: (U, P, N_PULSE) float64
+    windows: np.ndarray  #: (U, 2) int64: first and stop global step of the statistics
+    keys: np.ndarray  #: (U,) uint64: noise stream of each unit
+
+
+class Evolving(NamedTuple):
+    """What a kernel advances in place and the driver carries from chunk to chunk."""
+
+    state: np.ndarray  #: (U,) uncoupled or (B, N) network: r (rate form) or v (voltage)
+    ou: np.ndarray  #: (U,) OU input noise eta, drive units
+    acc: np.ndarray  #: (U, K + 1) complex: running sums of r and r exp(-i 2 pi k f t)
+    fail: np.ndarray  #: (U,) int64: global step of the first non-finite value, else -1
+
+
+class Recording(NamedTuple):
+    """What to record, and where: ``out[n // every, column[u]] = rate or state of u``."""
+
+    kind: int  #: RECORD_RATE or RECORD_STATE
+    every: int  #: record every ``every``-th global step
+    column: np.ndarray  #: (U,) int64: column of unit u in ``out``, -1 if not recorded
+    out: np.ndarray  #: (rows, columns) in the state's dtype
+
+
+class Coupling(NamedTuple):
+    """The recurrent matrix: dense ``W`` (1 or B, N, N), or CSR (``W`` then (1, 0, 0))."""
+
+    W: np.ndarray
+    indptr: np.ndarray  #: (N + 1,) int64, empty for dense coupling
+    indices: np.ndarray  #: int64 column indices, empty for dense coupling
+    weights: np.ndarray  #: float64 values, empty for dense coupling

@@ -1,0 +1,57 @@
+"""One unit's step, shared by the uncoupled and the network kernels.
+
+:func:`decay_factors` are the per-unit constants of a step (exponential-Euler decay, exact OU
+and white-noise increments), :func:`rate_of` the rate of a state and :func:`rhs` the
+right-hand side ``d state / dt`` (for Euler and RK4). Written once here, so that every path
+performs the same floating-point operations and gives the same bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from neurorect.kernels.layout import EXP_EULER, OU_SIGMA, OU_TAU, TAU, VOLTAGE_FORM, WHITE_SIGMA
+from neurorect.kernels.transfer import transfer_value
+
+__all__ = ["decay_factors", "rate_of", "rhs"]
+
+
+@njit(cache=True, inline="always")
+def decay_factors(params, u, dt, method):
+    """``(a, 1 - a, ou_a, ou_b, white_b)`` of unit u for a step ``dt`` under ``method``.
+
+    ``a = exp(-dt / tau)``; the OU input advances as ``eta' = ou_a eta + ou_b xi`` with
+    ``ou_a = exp(-dt / tau_ou)``, ``ou_b = sigma_ou sqrt(1 - ou_a^2)`` (both 0 without OU
+    noise); white noise adds ``white_b xi`` to the state, ``sigma sqrt((1 - a^2) / 2)`` (its
+    exact increment) under exponential Euler, ``sigma sqrt(dt / tau)`` (Euler-Maruyama)
+    otherwise.
+    """
+    tau = params[u, TAU]
+    a = math.exp(-dt / tau)
+    one_minus_a = -math.expm1(-dt / tau)
+    ou_sigma = params[u, OU_SIGMA]
+    ou_tau = params[u, OU_TAU]
+    ou_a = math.exp(-dt / ou_tau) if ou_sigma > 0.0 else 0.0
+    ou_b = ou_sigma * math.sqrt(-math.expm1(-2.0 * dt / ou_tau)) if ou_sigma > 0.0 else 0.0
+    white = params[u, WHITE_SIGMA]
+    if method == EXP_EULER:
+        white_b = white * math.sqrt(-0.5 * math.expm1(-2.0 * dt / tau))
+    else:
+        white_b = white * math.sqrt(dt / tau)
+    return a, one_minus_a, ou_a, ou_b, white_b
+
+
+@njit(cache=True, inline="always")
+def rate_of(code, p, form, state):
+    """Rate (Hz) of a unit in ``state``: ``phi(v)`` in voltage form, ``r`` itself in rate form."""
+    return transfer_value(code, p, state) if form == VOLTAGE_FORM else state
+
+
+@njit(cache=True, inline="always")
+def rhs(code, p, form, tau, state, total_input):
+    """d state / dt of an uncoupled-looking unit given its total input."""
+    if form == VOLTAGE_FORM:
+        return (-state + total_input) / tau
+    return (-state + transfer_value(code, p, total_input)) / tau
