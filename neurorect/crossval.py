@@ -50,7 +50,7 @@ from neurorect.fit import (
     lif_parameters,
 )
 from neurorect.fourier import wrap_phase
-from neurorect.spec import LIFNeuron, Model
+from neurorect.spec import Model
 from neurorect.theory import sinusoid_response
 
 __all__ = [
@@ -64,14 +64,6 @@ RATE_METHODS = ("analytic", "simulate")
 #: Points of the dense theory curves of :func:`compare` (``fine_freq``, ``fine_mu``).
 _FINE_FREQS = 200
 _FINE_MU = 400
-
-
-def _lif_of(model: Model) -> LIFNeuron:
-    if model.lif is None:
-        raise ModelError("the model has no [lif] table", key="lif", value=None,
-                         allowed="a model with an [lif] table (see models/lif_matched.toml)",
-                         file=model.source)
-    return model.lif
 
 
 def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
@@ -105,7 +97,7 @@ def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
     Model
         A copy (validated) with ``populations.<P>.transfer`` (and ``.tau``) replaced.
     """
-    lif = _lif_of(model)
+    lif = model.require_lif()
     pop = lif.population
     transfer = fit_siegert(lif, mu_range, n_points=n_points, clip=clip)
     values: dict[str, Any] = {f"populations.{pop}.transfer": transfer.to_dict()}
@@ -156,7 +148,7 @@ def _rate_response(model: Model, pop: str, mu0: float, mu1: float, freqs: np.nda
 def _check_request(model: Model, freqs: ArrayLike, mu0: float | None, mu1: float | None,
                    rate_method: str) -> tuple[float, float, np.ndarray]:
     """The drive's ``mu0``, ``mu1`` (V) and the frequencies (Hz), checked before any run."""
-    pop = _lif_of(model).population
+    pop = model.require_lif().population
     drive = model.drive(pop)
     if drive.steps or drive.pulses or drive.noise is not None:
         raise ModelError("cross-validation needs a plain sinusoidal drive",
@@ -258,7 +250,7 @@ def _dense_curves(model: Model, freqs: np.ndarray, fi: np.ndarray | None, *, mu0
     LIF theory always; the rate model where it is exact (``rate_method="analytic"`` for the
     Bode curves; its transfer ``phi(mu)`` for the f-I curve), NaN otherwise and for Brian2.
     """
-    lif = _lif_of(model)
+    lif = model.require_lif()
     kwargs = lif_parameters(lif)
     population = model.population(lif.population)
     fine_freq = _dense(freqs, _FINE_FREQS, log=True)
@@ -293,7 +285,7 @@ def _dense_curves(model: Model, freqs: np.ndarray, fi: np.ndarray | None, *, mu0
 
 def _compare_attrs(model: Model, spikes: xr.Dataset, *, mu0: float, mu1: float,
                    rate_method: str) -> dict[str, Any]:
-    lif = _lif_of(model)
+    lif = model.require_lif()
     population = model.population(lif.population)
     out = provenance(
         model,
@@ -374,7 +366,7 @@ def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
     """
     from neurorect.brian2_lif import simulate_lif
 
-    lif = _lif_of(model)
+    lif = model.require_lif()
     mu0, mu1, freqs = _check_request(model, freqs, mu0, mu1, rate_method)
     fi = None if fi_mu is None else np.atleast_1d(np.asarray(fi_mu, dtype=float)).ravel()
     fi_inputs = np.zeros(0) if fi is None else fi

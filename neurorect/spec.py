@@ -412,6 +412,14 @@ class Model:
         """The drive of population ``name`` (zero drive if none is given)."""
         return self.drives.get(name, Drive())
 
+    def require_lif(self) -> LIFNeuron:
+        """The ``[lif]`` table; ModelError naming the file when the model has none."""
+        if self.lif is None:
+            raise ModelError("the model has no [lif] table", key="lif", value=None,
+                             allowed="a model file with an [lif] table (see "
+                                     "models/lif_matched.toml)", file=self.source)
+        return self.lif
+
     def drive_scalar(self, population: str, name: str) -> float:
         """``drives.<population>.<name>`` (``I0``, ``I1``, ``freq``, ``phase``) as one number.
 

@@ -7,7 +7,7 @@ construction, callable on arrays, with ``.derivative(x)`` (Hz per drive unit), `
 where it exists, ``.inverse(r)``.
 
 These numpy definitions are the reference. The engine evaluates the same functions through
-scalar Numba kernels in :mod:`neurorect._transfer_kernels`, selected by each class's
+scalar Numba kernels in :mod:`neurorect.kernels.transfer`, selected by each class's
 ``code`` and fed its ``kernel_params()``; the tests check the two agree. Keeping Numba out of
 this module lets analysis code (theory, crossval, plotting) use transfers without importing
 Numba.
@@ -37,6 +37,7 @@ from neurorect._validate import (
     closest_hint,
 )
 from neurorect.errors import ModelError
+from neurorect.kernels import layout as codes
 from neurorect.units import parse_quantity, to_si
 
 __all__ = [
@@ -146,7 +147,7 @@ class LeakyReLU(Transfer):
     baseline: float = 0.0
 
     kind: ClassVar[str] = "leaky_relu"
-    code: ClassVar[int] = 0
+    code: ClassVar[int] = codes.LEAKY_RELU
 
     def _validate(self) -> None:
         check_positive("leaky_relu.gain", self.gain)
@@ -230,7 +231,7 @@ class Softplus(Transfer):
     sharpness: float = 1.0
 
     kind: ClassVar[str] = "softplus"
-    code: ClassVar[int] = 1
+    code: ClassVar[int] = codes.SOFTPLUS
 
     def _validate(self) -> None:
         check_positive("softplus.gain", self.gain)
@@ -279,7 +280,7 @@ class ELU(Transfer):
     alpha: float = 1.0
 
     kind: ClassVar[str] = "elu"
-    code: ClassVar[int] = 2
+    code: ClassVar[int] = codes.ELU
 
     def _validate(self) -> None:
         check_positive("elu.gain", self.gain)
@@ -315,7 +316,7 @@ class GELU(Transfer):
     threshold: float = 0.0
 
     kind: ClassVar[str] = "gelu"
-    code: ClassVar[int] = 3
+    code: ClassVar[int] = codes.GELU
 
     def _validate(self) -> None:
         check_positive("gelu.gain", self.gain)
@@ -355,7 +356,7 @@ class PowerLaw(Transfer):
     n: float = 2.0
 
     kind: ClassVar[str] = "power_law"
-    code: ClassVar[int] = 4
+    code: ClassVar[int] = codes.POWER_LAW
 
     def _validate(self) -> None:
         check_positive("power_law.k", self.k)
@@ -399,7 +400,7 @@ class Sigmoid(Transfer):
     slope: float = 1.0
 
     kind: ClassVar[str] = "sigmoid"
-    code: ClassVar[int] = 5
+    code: ClassVar[int] = codes.SIGMOID
 
     def _validate(self) -> None:
         check_positive("sigmoid.rate_max", self.rate_max)
@@ -453,7 +454,7 @@ class LIFTransfer(Transfer):
     t_ref: float = 0.002
 
     kind: ClassVar[str] = "lif"
-    code: ClassVar[int] = 6
+    code: ClassVar[int] = codes.LIF
 
     def _validate(self) -> None:
         check_positive("lif.tau_m", self.tau_m, unit="s")

@@ -53,12 +53,9 @@ class _Run(NamedTuple):
 def _resolve_model(model: Model | LIFNeuron, duration, drive, transient, seed) -> _Run:
     """The LIF neuron, its drive, and the defaults from the model (or a bare LIFNeuron)."""
     if isinstance(model, Model):
-        if model.lif is None:
-            raise ModelError("the model has no [lif] table", key="lif", value=None,
-                             allowed="a model file with an [lif] table (see "
-                                     "models/lif_matched.toml)", file=model.source)
+        lif = model.require_lif()
         sim = model.simulation
-        return _Run(model.lif, model.drive(model.lif.population) if drive is None else drive,
+        return _Run(lif, model.drive(lif.population) if drive is None else drive,
                     sim.duration if duration is None else duration,
                     sim.transient if transient is None else transient,
                     sim.seed if seed is None else seed)

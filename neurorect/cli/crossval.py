@@ -64,15 +64,11 @@ def _cmd_crossval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from neurorect.crossval import compare, default_mu_range, format_table, matched_model
-    from neurorect.errors import ModelError
     from neurorect.io import save
     from neurorect.modelfile import load_model
 
     model = load_model(args.model)
-    if model.lif is None:
-        raise ModelError("the model has no [lif] table", key="lif", value=None,
-                         allowed="a model file with an [lif] table (see "
-                                 "models/lif_matched.toml)", file=str(args.model))
+    model.require_lif()
     groups = args.freqs or [[2.0, 5.0, 10.0, 20.0, 50.0, 100.0]]
     freqs = np.array([f for group in groups for f in group], dtype=float)
     lif = model.lif
