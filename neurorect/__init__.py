@@ -12,7 +12,7 @@ from importlib import import_module
 from typing import Any
 
 from neurorect._version import __version__
-from neurorect.errors import ModelError, NeurorectError, SimulationError
+from neurorect.errors import ModelError, NeurorectError, NeurorectWarning, SimulationError
 
 _LAZY = {
     "Drive": "neurorect.drive", "Noise": "neurorect.drive", "PulseTrain": "neurorect.drive",
@@ -30,7 +30,7 @@ _LAZY = {
 
 __all__ = [
     "Connection", "Drive", "ELU", "GELU", "LIFTransfer", "LeakyReLU", "Model", "ModelError",
-    "Noise", "NeurorectError", "Population", "PowerLaw", "PulseTrain", "ReLU", "Sigmoid",
+    "Noise", "NeurorectError", "NeurorectWarning", "Population", "PowerLaw", "PulseTrain", "ReLU", "Sigmoid",
     "Simulation", "SimulationError", "Softplus", "Step", "Transfer", "__version__",
     "dump_model", "load_model", "simulate", "single_population", "frequency_response",
     "run_sweep",

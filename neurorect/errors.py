@@ -61,3 +61,8 @@ class ModelError(NeurorectError, ValueError):
 
 class SimulationError(NeurorectError, FloatingPointError):
     """A simulation produced a non-finite state; the message names the time and the neuron."""
+
+
+class NeurorectWarning(UserWarning):
+    """A result is usable but something about it needs the user's attention (e.g. statistics
+    that could not be computed for some units, and why)."""
