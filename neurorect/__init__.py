@@ -30,10 +30,10 @@ _LAZY = {
 
 __all__ = [
     "Connection", "Drive", "ELU", "GELU", "LIFTransfer", "LeakyReLU", "Model", "ModelError",
-    "Noise", "NeurorectError", "NeurorectWarning", "Population", "PowerLaw", "PulseTrain", "ReLU", "Sigmoid",
-    "Simulation", "SimulationError", "Softplus", "Step", "Transfer", "__version__",
-    "dump_model", "load_model", "simulate", "single_population", "frequency_response",
-    "run_sweep",
+    "Noise", "NeurorectError", "NeurorectWarning", "Population", "PowerLaw", "PulseTrain",
+    "ReLU", "Sigmoid", "Simulation", "SimulationError", "Softplus", "Step", "Transfer",
+    "__version__", "dump_model", "load_model", "simulate", "single_population",
+    "frequency_response", "run_sweep",
 ]
 
 
