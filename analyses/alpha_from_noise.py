@@ -99,7 +99,7 @@ def compute(quick: bool, n_neurons: int | None) -> xr.Dataset:
     fixed = _siegert_fits(lif, sigmas)
     scaled = _siegert_fits(lif, sigmas, mu_range=None)
     at_b = _siegert_fits(lif, sigmas_b)
-    n_boot = 30 if quick else 100
+    n_boot = 30 if quick else 60
     brian = _brian2_fits(lif, sigmas_b, n_neurons, 1.2 if quick else 2.2, n_boot)
     mu = np.linspace(*MU_RANGE, N_POINTS)
     mu_fine = np.linspace(*MU_RANGE, 201)
