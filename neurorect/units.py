@@ -401,10 +401,12 @@ def to_si(value: Any, dimension: str | Expected | None = None, *, key: str | Non
     """
     want = expected(dimension) if dimension is not None else None
     dim = _brian2_dimension(value)
-    if dim is not None and np.ndim(value) != 0:  # a Brian2 array: one dimension for all
+    if dim is not None:  # a Brian2 quantity (an ndarray, 0-d for a scalar): one dimension
         _check(value, dim, want, key)
-        return np.asarray(value, dtype=float)
+        return np.asarray(value, dtype=float) if np.ndim(value) else float(np.asarray(value))
     if isinstance(value, (list, tuple)):
+        if all(type(item) in (float, int) for item in value):  # plain SI numbers: fast
+            return np.array(value, dtype=float)
         return np.array([to_si(item, want, key=key) for item in value], dtype=float)
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "iuf":

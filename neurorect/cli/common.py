@@ -13,22 +13,60 @@ from typing import Any
 
 from neurorect.errors import NeurorectError
 
-__all__ = ["quantity", "quantities", "pyplot", "save_figure", "run_handler"]
+__all__ = ["quantity", "quantities", "quantity_type", "quantities_type", "pyplot",
+           "save_figure", "run_handler"]
 
 
-def quantity(text: str) -> float:
-    """Argument type: ``"10 ms"`` (or a bare SI number) -> SI float."""
+def _parse(text: str, dimension: str | None) -> float:
+    """``text`` in SI (its dimension checked); argparse's error naming value and dimension."""
+    from neurorect.errors import ModelError
     from neurorect.units import parse_quantity
 
     try:
-        return parse_quantity(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        return parse_quantity(text, dimension)
+    except ModelError as error:
+        allowed = f" (allowed: {error.allowed})" if error.allowed else ""
+        raise argparse.ArgumentTypeError(f"{text!r}: {error.detail}{allowed}") from None
+
+
+def quantity(text: str) -> float:
+    """Argument type: ``"10 ms"`` (or a bare SI number) -> SI float, of any dimension (prefer
+    :func:`quantity_type`, which checks it)."""
+    return _parse(text, None)
 
 
 def quantities(text: str) -> list[float]:
-    """Argument type: ``"2,5,10"`` or ``"10 Hz"`` -> SI floats (empty parts skipped)."""
+    """Argument type: ``"2,5,10"`` or ``"10 Hz"`` -> SI floats (empty parts skipped), of any
+    dimension (prefer :func:`quantities_type`)."""
     return [quantity(part) for part in text.split(",") if part.strip()]
+
+
+def quantity_type(dimension: str) -> Callable[[str], float]:
+    """Argument type of a quantity of ``dimension``, a name of
+    :data:`neurorect.units.DIMENSIONS` (``"time"``, ``"frequency"``, ``"drive"``, ...):
+    ``type=quantity_type("time")`` reads ``"10 ms"`` as 0.01 and a bare number as seconds,
+    and refuses ``"10 Hz"`` with a message naming the dimension expected."""
+    from neurorect.units import expected
+
+    expected(dimension)  # an unknown name fails when the parser is built, not when used
+
+    def parse(text: str) -> float:
+        return _parse(text, dimension)
+
+    parse.__name__ = f"{dimension} quantity"  # argparse names the type in some messages
+    return parse
+
+
+def quantities_type(dimension: str) -> Callable[[str], list[float]]:
+    """Argument type of comma-separated quantities of ``dimension`` (``"2,5,10 Hz"`` is not
+    a unit for all: each part carries its own, ``"2 Hz,5 Hz"``, or is a bare SI number)."""
+    one = quantity_type(dimension)
+
+    def parse(text: str) -> list[float]:
+        return [one(part) for part in text.split(",") if part.strip()]
+
+    parse.__name__ = f"{dimension} quantities"
+    return parse
 
 
 def pyplot():
