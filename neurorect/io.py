@@ -47,8 +47,8 @@ from neurorect.errors import NeurorectError
 if TYPE_CHECKING:  # xarray is imported by save and load only: model files need no xarray
     import xarray as xr
 
-__all__ = ["FileError", "atomic_path", "write_atomic", "write_text", "save", "load",
-           "TEMPORARY_MARK"]
+__all__ = ["FileError", "atomic_path", "write_atomic", "write_text", "write_netcdf", "save",
+           "load", "TEMPORARY_MARK"]
 
 #: Part of the name of every temporary file :func:`atomic_path` makes
 #: (``.NAME.XXXXXXXX.tmp.SUFFIX``).
@@ -226,6 +226,25 @@ def _plain_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
             if v is not None}
 
 
+def write_netcdf(dataset: xr.Dataset, path: str | Path, *, name: str | Path | None = None
+                 ) -> None:
+    """Write ``dataset`` to the netCDF file ``path`` in place (not atomic: give it the path
+    :func:`atomic_path` yields; :func:`save` does both). Boolean attrs are stored as 0/1 and
+    None attrs dropped (netCDF has neither). FileError naming ``name`` (default ``path``:
+    the file the user asked for, when ``path`` is a temporary one) and the cause."""
+    clean = dataset.copy()
+    clean.attrs = _plain_attrs(clean.attrs)
+    for name in list(clean.variables):
+        clean[name].attrs = _plain_attrs(clean[name].attrs)
+    try:
+        clean.to_netcdf(path)
+    except FileError:
+        raise
+    except (OSError, RuntimeError) as error:  # netCDF's own errors say neither path nor errno
+        raise FileError(f"cannot write {name or path}: {_cause(error, Path(path).parent)}"
+                        ) from None
+
+
 def save(dataset: xr.Dataset, path: str | Path) -> Path:
     """Write ``dataset`` to netCDF atomically (see :func:`atomic_path`).
 
@@ -251,15 +270,8 @@ def save(dataset: xr.Dataset, path: str | Path) -> Path:
         The file cannot be written (naming the path and the cause: no space left, the
         file-size limit, permissions, not a regular file); nothing is left half-written.
     """
-    clean = dataset.copy()
-    clean.attrs = _plain_attrs(clean.attrs)
-    for name in list(clean.variables):
-        clean[name].attrs = _plain_attrs(clean[name].attrs)
     with atomic_path(path) as temporary:
-        try:
-            clean.to_netcdf(temporary)
-        except RuntimeError as error:  # netCDF's own errors say neither path nor errno
-            raise FileError(f"cannot write {path}: {_cause(error, temporary.parent)}") from None
+        write_netcdf(dataset, temporary, name=path)
     return Path(path)
 
 
