@@ -26,9 +26,26 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorect._arguments import (
+    batch_argument,
+    flag_argument,
+    limit_argument,
+    model_argument,
+    quantity_argument,
+    seed_argument,
+    whole_argument,
+)
+from neurorect._budget import Cost, check_cost, run_cost
 from neurorect._chunks import run_in_chunks
 from neurorect._plan import compile_plan
-from neurorect._recording import analysis_frequencies, record_layout, stat_windows
+from neurorect._recording import (
+    analysis_frequencies,
+    record_layout,
+    stat_windows,
+    steps_to_fit,
+    whole_periods,
+    window_statistics,
+)
 from neurorect._result import to_dataset
 from neurorect._schema import attrs
 from neurorect.errors import ModelError
@@ -52,12 +69,15 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
              coupling: str = "auto", blas_threads: int | None = 1,
              chunk_steps: int | None = None,
              progress: bool | None = None,
-             max_record_bytes: int | None = None) -> xr.Dataset:
+             max_record_bytes: int | None = None, min_periods: int = 1,
+             lengthen: bool = False, max_work: float | None = None,
+             max_memory: float | None = None) -> xr.Dataset:
     """Simulate a model; return its recorded traces and streaming statistics.
 
     Parameters
     ----------
-    model : Model
+    model : Model or path
+        The model, or the path of a model file (loaded with :func:`neurorect.load_model`).
     duration : float or str, optional
         Simulated time, s (default: the model's ``simulation.duration``).
     dt : float or str, optional
@@ -94,7 +114,22 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     progress : bool, optional
         Progress bar; default: shown when a run is predicted to take over ~2 s.
     max_record_bytes : int, optional
-        Refuse recordings larger than this (default 4 GiB).
+        Refuse recordings larger than this (default 4 GiB, or NEURORECT_MAX_RECORD_BYTES).
+    min_periods : int
+        Whole periods of its analysis frequency a unit needs for statistics (default 1):
+        units with fewer get ``r0``, ``amplitude`` and ``phase`` NaN together, ONE
+        NeurorectWarning says how many and the duration that would fit them, and
+        ``stat_periods`` says how many each unit got.
+    lengthen : bool
+        Instead, lengthen the run (never shorten it) to the fewest whole steps that give
+        every unit with a non-zero analysis frequency ``min_periods`` whole periods after
+        the transient: the slowest unit sets it. The result's ``duration`` attr is the
+        time simulated; ``duration_requested`` and ``duration_rule`` say what was asked and
+        why it changed.
+    max_work, max_memory : float, optional
+        Refuse runs over this many neuron-steps (default 1e11, or NEURORECT_MAX_WORK) or
+        estimated bytes (default 80 % of physical memory, or NEURORECT_MAX_MEMORY) before
+        anything is allocated; ``math.inf`` lifts the limit (see :mod:`neurorect._budget`).
 
     Returns
     -------
@@ -108,19 +143,36 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     SimulationError
         A non-finite state (naming time and neuron).
     """
+    model = _checked_model(model, duration=duration, dt=dt, seed=seed, transient=transient,
+                           batch=batch, chunk_steps=chunk_steps, progress=progress,
+                           min_periods=min_periods, lengthen=lengthen)
     model = _overrides(model, duration=duration, dt=dt, seed=seed, method=method,
                        record=record, record_every=record_every, transient=transient,
                        n_harmonics=n_harmonics)
     sim = model.simulation
     _check_options(dtype=dtype, blas_threads=blas_threads, coupling=coupling)
-    plan = compile_plan(model, seed=sim.seed, batch=batch)
     n_steps = int(round(sim.duration / sim.dt))
+    limits = {"max_work": limit_argument("max_work", max_work, "neuron-steps"),
+              "max_memory": limit_argument("max_memory", max_memory, "bytes")}
+    check_cost(_cost(model, batch, neurons, n_steps, dtype), **limits)
+    plan = compile_plan(model, seed=sim.seed, batch=batch)
     first = int(math.ceil(sim.transient / sim.dt - 1e-9))
-    freq = analysis_frequencies(plan, stats_freq)
+    freq = analysis_frequencies(plan, stats_freq, sim.dt)
     plan.params[:, STAT_FREQ] = freq
+    run_attrs: dict[str, Any] = {}
+    if lengthen and steps_to_fit(freq, first, sim.dt, min_periods) > n_steps:
+        n_steps = steps_to_fit(freq, first, sim.dt, min_periods)
+        check_cost(_cost(model, batch, neurons, n_steps, dtype), **limits)
+        run_attrs = {"duration_requested": sim.duration, "duration_rule": (
+            f"lengthened from {sim.duration:g} s to fit min_periods = {min_periods} whole "
+            f"period(s) of the slowest unit ({float(freq[freq > 0].min()):g} Hz) after the "
+            f"transient ({sim.transient:g} s), in whole steps")}
+        sim = model.with_values({"simulation.duration": n_steps * sim.dt}).simulation
     windows = stat_windows(freq, n_steps, first, sim.dt)
-    limit = max_record_bytes or int(os.environ.get("NEURORECT_MAX_RECORD_BYTES",
-                                                   DEFAULT_MAX_RECORD_BYTES))
+    periods = whole_periods(freq, n_steps, first, sim.dt)
+    record_limit = limit_argument("max_record_bytes", max_record_bytes, "bytes")
+    limit = record_limit or float(os.environ.get("NEURORECT_MAX_RECORD_BYTES",
+                                                 DEFAULT_MAX_RECORD_BYTES))
     chosen, recording = record_layout(plan, neurons, sim, n_steps, dtype, limit)
     setup = Setup(sim.dt, METHOD_CODES[sim.method], plan.kinds, plan.params, plan.tparams,
                   plan.pulses, windows, plan.keys)
@@ -129,7 +181,45 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
                         fail=np.full(plan.n_units, -1, dtype=np.int64))
     run_in_chunks(plan, setup, evolving, recording, n_steps, coupling=coupling,
                   blas_threads=blas_threads, chunk_steps=chunk_steps, progress=progress)
-    return to_dataset(plan, sim, evolving.acc, windows, freq, chosen, recording.out, dtype)
+    stats = window_statistics(plan, evolving.acc, windows, periods, freq, sim.dt,
+                              min_periods, n_steps * sim.dt)
+    return to_dataset(plan, sim, stats, freq, chosen, recording.out, dtype, min_periods=min_periods,
+                      **run_attrs)
+
+
+def _checked_model(model, *, duration, dt, seed, transient, batch, chunk_steps, progress,
+                   min_periods, lengthen) -> Model:
+    """The model (loaded if a path) after the Python-side checks of simulate's arguments
+    (ModelError naming the argument, the value and what is allowed)."""
+    model = model_argument(model)
+    for key, value in (("duration", duration), ("dt", dt), ("transient", transient)):
+        quantity_argument(key, value)
+    seed_argument("seed", seed)
+    batch_argument(batch)
+    whole_argument("chunk_steps", chunk_steps)
+    whole_argument("min_periods", min_periods, optional=False)
+    flag_argument("progress", progress)
+    flag_argument("lengthen", lengthen, optional=False)
+    return model
+
+
+def _cost(model: Model, batch, neurons, n_steps: int, dtype: str) -> Cost:
+    """The estimated cost of the run, from the model and the batch's length (before the plan
+    allocates anything)."""
+    n_batch = max((len(v) for v in (batch or {}).values()), default=1)
+    n_units = n_batch * model.size
+    sim = model.simulation
+    n_pulses = max((len(d.steps) + len(d.pulses) for d in model.drives.values()), default=0)
+    itemsize = np.dtype(dtype).itemsize
+    record_bytes = 0.0
+    if sim.record != "none":
+        columns = model.size if neurons is None else np.unique(np.asarray(neurons)).size
+        record_bytes = -(-n_steps // sim.record_every) * float(n_batch * columns) * itemsize
+    coupled = bool(model.connections)
+    copies = (n_batch if any(p.startswith("connections.") for p in (batch or {})) else 1)
+    return run_cost(n_units=n_units, n_neurons=model.size, n_steps=n_steps,
+                    n_harmonics=sim.n_harmonics, n_pulses=n_pulses, record_bytes=record_bytes,
+                    coupling_copies=copies if coupled else 0, itemsize=itemsize)
 
 
 def _check_options(*, dtype: str, blas_threads: int | None, coupling: str) -> None:
