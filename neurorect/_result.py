@@ -7,7 +7,8 @@ coordinate carries ``units`` and ``long_name``. The streaming statistics ``r0``,
 phase_k)``) come from :func:`neurorect._recording.window_statistics` (exact least squares
 over each window); they are NaN together where the window holds fewer than ``min_periods``
 whole periods, and ``stat_periods``, ``stat_duration`` and ``stat_leakage`` say what each
-unit got.
+unit got. With unit statistics (``moments``), the per-neuron fractions and rate variance and
+their population means are added (:func:`_add_unit_stats`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import xarray as xr
 from neurorect._plan import Plan
 from neurorect._recording import WindowStatistics
 from neurorect._schema import attrs, path_units, provenance
+from neurorect.kernels.layout import M_BELOW, M_SQUARES, M_SUM, M_ZERO
 from neurorect.spec import Simulation
 
 __all__ = ["to_dataset"]
@@ -28,10 +30,10 @@ __all__ = ["to_dataset"]
 
 def to_dataset(plan: Plan, sim: Simulation, stats: WindowStatistics, freq: np.ndarray,
                chosen: np.ndarray, record_out: np.ndarray, dtype: str,
-               **run_attrs: Any) -> xr.Dataset:
+               moments: np.ndarray | None = None, **run_attrs: Any) -> xr.Dataset:
     """The result of a run: the statistics ``stats`` at ``freq``, traces of the ``chosen``
-    neurons from ``record_out`` (columns batch-major); ``run_attrs`` are added to the
-    provenance attrs."""
+    neurons from ``record_out`` (columns batch-major), unit statistics from ``moments``
+    (``Evolving.moments``) if given; ``run_attrs`` are added to the provenance attrs."""
     r0, amplitude, phase = stats.r0, stats.amplitude, stats.phase
     batched = bool(plan.batch)
     lead = ("batch",) if batched else ()
@@ -69,6 +71,9 @@ def to_dataset(plan: Plan, sim: Simulation, stats: WindowStatistics, freq: np.nd
                       for lo, hi in (offsets[p] for p in population_names)], axis=-1)
     data["mean_rate"] = (lead + ("population",), means,
                          attrs("Hz", "population mean rate (statistics window)"))
+    if moments is not None:
+        counts = np.rint(stats.duration / sim.dt)
+        _add_unit_stats(plan, moments, counts, shape, lead, population_names, data)
     if chosen.size:
         _add_traces(plan, sim, chosen, record_out, lead, coords, data)
     for path, values in plan.batch.items():
@@ -80,6 +85,36 @@ def to_dataset(plan: Plan, sim: Simulation, stats: WindowStatistics, freq: np.nd
         plan.model, dt=sim.dt, duration=sim.duration, method=sim.method, seed=sim.seed,
         transient=sim.transient, dtype=dtype, record_every=sim.record_every,
         fourier_convention="r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)", **run_attrs))
+
+
+def _add_unit_stats(plan: Plan, moments: np.ndarray, counts: np.ndarray, shape, lead,
+                    population_names: list[str], data: dict[str, Any]) -> None:
+    """Per-neuron fractions and rate variance from the kernels' shifted sums, and their
+    population means. The variance is over the window's steps (divisor n):
+    ``(S2 - S1^2 / n) / n`` with ``S1 = sum (r - K)``, ``S2 = sum (r - K)^2``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        below = moments[:, M_BELOW] / counts
+        zero = moments[:, M_ZERO] / counts
+        offset = moments[:, M_SUM] / counts
+        variance = np.maximum(moments[:, M_SQUARES] / counts - offset * offset, 0.0)
+    variance[~(counts > 0)] = np.nan
+    per_neuron = {
+        "fraction_below_threshold": (below, "1", "fraction of steps with the input below "
+                                     "the transfer's threshold (rate form: total input to "
+                                     "phi; voltage form: v)", "subthreshold_fraction"),
+        "fraction_zero_rate": (zero, "1", "fraction of steps with rate exactly 0",
+                               "silent_fraction"),
+        "rate_variance": (variance, "Hz^2", "variance of the rate over the statistics "
+                          "window", "mean_rate_variance"),
+    }
+    offsets = plan.model.offsets
+    for name, (values, units, long_name, population_name) in per_neuron.items():
+        values = shape(values)
+        data[name] = (lead + ("neuron",), values, attrs(units, long_name))
+        means = np.stack([values[..., lo:hi].mean(axis=-1)
+                          for lo, hi in (offsets[p] for p in population_names)], axis=-1)
+        data[population_name] = (lead + ("population",), means,
+                                 attrs(units, f"population mean of {name}"))
 
 
 def _coords(plan: Plan, sim: Simulation, population_names: list[str]) -> dict[str, Any]:

@@ -8,7 +8,10 @@ batch, ``batch`` (with one coordinate per batched parameter, named after it). Va
   statistics computed inside the kernel over whole periods of each neuron's analysis
   frequency ``stat_freq`` after the transient, in the sine convention
   ``r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)``;
-* ``mean_rate`` (population), Hz: population average of ``r0``.
+* ``mean_rate`` (population), Hz: population average of ``r0``;
+* with ``unit_stats=True``: ``fraction_below_threshold``, ``fraction_zero_rate`` (neuron), 1,
+  and ``rate_variance`` (neuron), Hz^2, over the same window, and their population means
+  ``subthreshold_fraction``, ``silent_fraction``, ``mean_rate_variance`` (population).
 
 The work is shared out: :mod:`neurorect._plan` compiles the model into the kernels' arrays,
 :mod:`neurorect._recording` lays out the recording and the statistics windows,
@@ -49,12 +52,27 @@ from neurorect._recording import (
 from neurorect._result import to_dataset
 from neurorect._schema import attrs
 from neurorect.errors import ModelError
-from neurorect.kernels.layout import METHOD_CODES, STAT_FREQ, Evolving, Setup
+from neurorect.kernels.layout import (
+    M_SHIFT,
+    METHOD_CODES,
+    N_MOMENTS,
+    SIN_FREQ,
+    SIN_PHASE,
+    STAT_FREQ,
+    STAT_PHASE,
+    Evolving,
+    Setup,
+)
 from neurorect.kernels.random import ou_traces
 from neurorect.spec import Model
 from neurorect.units import to_si
 
-__all__ = ["simulate", "noise_input", "DEFAULT_MAX_RECORD_BYTES", "stat_windows"]
+__all__ = ["simulate", "noise_input", "DEFAULT_MAX_RECORD_BYTES", "DEFAULT_MAX_RATE",
+           "stat_windows"]
+
+#: Runaway criterion of ``simulate`` (Hz): a run whose rate exceeds it in magnitude raises
+#: SimulationError. No shipped model comes within a factor 100 of it.
+DEFAULT_MAX_RATE = 1e6
 
 #: Largest recording ``simulate`` allocates unless told otherwise (bytes); the environment
 #: variable NEURORECT_MAX_RECORD_BYTES overrides it.
@@ -71,7 +89,8 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
              progress: bool | None = None,
              max_record_bytes: int | None = None, min_periods: int = 1,
              lengthen: bool = False, max_work: float | None = None,
-             max_memory: float | None = None) -> xr.Dataset:
+             max_memory: float | None = None, max_rate: float = DEFAULT_MAX_RATE,
+             unit_stats: bool = False) -> xr.Dataset:
     """Simulate a model; return its recorded traces and streaming statistics.
 
     Parameters
@@ -130,6 +149,15 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
         Refuse runs over this many neuron-steps (default 1e11, or NEURORECT_MAX_WORK) or
         estimated bytes (default 80 % of physical memory, or NEURORECT_MAX_MEMORY) before
         anything is allocated; ``math.inf`` lifts the limit (see :mod:`neurorect._budget`).
+    max_rate : float
+        Runaway criterion, Hz (default 1e6): a rate with ``|rate| > max_rate`` at any step
+        raises SimulationError naming the time, the neuron and the value; ``math.inf``
+        disables it (non-finite rates and states raise whatever ``max_rate`` is).
+    unit_stats : bool
+        Also stream, per neuron over its statistics window, the fraction of steps whose input
+        is below the transfer's threshold (rate form: the total input to phi; voltage form:
+        v), the fraction with rate exactly 0 and the variance of the rate (shifted sums), and
+        their population means (see the module docstring). Off by default: it costs time.
 
     Returns
     -------
@@ -141,7 +169,8 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     ModelError
         Bad arguments (naming key, value and what is allowed), or a recording over the limit.
     SimulationError
-        A non-finite state (naming time and neuron).
+        A non-finite state or rate, or a rate beyond ``max_rate`` (naming time, neuron,
+        quantity and value).
     """
     model = _checked_model(model, duration=duration, dt=dt, seed=seed, transient=transient,
                            batch=batch, chunk_steps=chunk_steps, progress=progress,
@@ -150,12 +179,17 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
                        record=record, record_every=record_every, transient=transient,
                        n_harmonics=n_harmonics)
     sim = model.simulation
-    _check_options(dtype=dtype, blas_threads=blas_threads, coupling=coupling)
+    _check_options(dtype=dtype, blas_threads=blas_threads, coupling=coupling,
+                   max_rate=max_rate, unit_stats=unit_stats)
     n_steps = int(round(sim.duration / sim.dt))
     limits = {"max_work": limit_argument("max_work", max_work, "neuron-steps"),
               "max_memory": limit_argument("max_memory", max_memory, "bytes")}
     check_cost(_cost(model, batch, neurons, n_steps, dtype), **limits)
     plan = compile_plan(model, seed=sim.seed, batch=batch)
+    if unit_stats and plan.coupled:  # until the network kernel streams them (issue 12.2)
+        raise ModelError("unit statistics are not yet streamed for coupled models",
+                         key="unit_stats", value=unit_stats,
+                         allowed="False for a model with connections")
     first = int(math.ceil(sim.transient / sim.dt - 1e-9))
     freq = analysis_frequencies(plan, stats_freq, sim.dt)
     plan.params[:, STAT_FREQ] = freq
@@ -168,6 +202,7 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
             f"period(s) of the slowest unit ({float(freq[freq > 0].min()):g} Hz) after the "
             f"transient ({sim.transient:g} s), in whole steps")}
         sim = model.with_values({"simulation.duration": n_steps * sim.dt}).simulation
+    plan.params[:, STAT_PHASE] = _stat_phases(plan.params, sim.dt)
     windows = stat_windows(freq, n_steps, first, sim.dt)
     periods = whole_periods(freq, n_steps, first, sim.dt)
     record_limit = limit_argument("max_record_bytes", max_record_bytes, "bytes")
@@ -175,15 +210,23 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
                                                  DEFAULT_MAX_RECORD_BYTES))
     chosen, recording = record_layout(plan, neurons, sim, n_steps, dtype, limit)
     setup = Setup(sim.dt, METHOD_CODES[sim.method], plan.kinds, plan.params, plan.tparams,
-                  plan.pulses, windows, plan.keys)
+                  plan.pulses, windows, plan.keys,
+                  max_rate=min(float(max_rate), float(np.finfo(np.float64).max)))
+    moments = np.zeros((plan.n_units, N_MOMENTS if unit_stats else 0))
+    moments[:, M_SHIFT:M_SHIFT + 1] = np.nan  # no shift until the window's first step
     evolving = Evolving(state=plan.init.astype(dtype), ou=plan.ou_init.copy(),
                         acc=np.zeros((plan.n_units, sim.n_harmonics + 1), dtype=np.complex128),
-                        fail=np.full(plan.n_units, -1, dtype=np.int64))
+                        fail=np.full(plan.n_units, -1, dtype=np.int64),
+                        fail_what=np.zeros(plan.n_units, dtype=np.int64),
+                        fail_value=np.full(plan.n_units, np.nan), moments=moments)
     run_in_chunks(plan, setup, evolving, recording, n_steps, coupling=coupling,
                   blas_threads=blas_threads, chunk_steps=chunk_steps, progress=progress)
-    stats = window_statistics(plan, evolving.acc, windows, periods, freq, sim.dt,
-                              min_periods, n_steps * sim.dt)
-    return to_dataset(plan, sim, stats, freq, chosen, recording.out, dtype, min_periods=min_periods,
+    k = np.arange(evolving.acc.shape[1])
+    acc = evolving.acc * np.exp(1j * k * plan.params[:, STAT_PHASE, None])  # undo STAT_PHASE
+    stats = window_statistics(plan, acc, windows, periods, freq, sim.dt, min_periods,
+                              n_steps * sim.dt)
+    return to_dataset(plan, sim, stats, freq, chosen, recording.out, dtype,
+                      moments=moments if unit_stats else None, min_periods=min_periods,
                       **run_attrs)
 
 
@@ -222,8 +265,19 @@ def _cost(model: Model, batch, neurons, n_steps: int, dtype: str) -> Cost:
                     coupling_copies=copies if coupled else 0, itemsize=itemsize)
 
 
-def _check_options(*, dtype: str, blas_threads: int | None, coupling: str) -> None:
-    """ModelError for a dtype, BLAS thread count or coupling mode simulate cannot take."""
+def _stat_phases(params: np.ndarray, dt: float) -> np.ndarray:
+    """STAT_PHASE of each unit: where the analysis frequency is the drive's, the phase of
+    the drive at the middle of step 0 (``phase + pi f dt``), so that the statistics phasor
+    is the conjugate of the exponential-Euler drive phasor and a kernel may rotate one
+    phasor for both; 0 elsewhere. :func:`neurorect._result.to_dataset` undoes it."""
+    same = params[:, STAT_FREQ] == params[:, SIN_FREQ]
+    return np.where(same, params[:, SIN_PHASE] + np.pi * params[:, SIN_FREQ] * dt, 0.0)
+
+
+def _check_options(*, dtype: str, blas_threads: int | None, coupling: str,
+                   max_rate: float = DEFAULT_MAX_RATE, unit_stats: bool = False) -> None:
+    """ModelError for a dtype, BLAS thread count, coupling mode, runaway bound or unit
+    statistics flag simulate cannot take."""
     if dtype not in ("float64", "float32"):
         raise ModelError("unknown dtype", key="dtype", value=dtype,
                          allowed="'float64' or 'float32'")
@@ -234,6 +288,14 @@ def _check_options(*, dtype: str, blas_threads: int | None, coupling: str) -> No
     if coupling not in ("auto", "dense", "sparse"):
         raise ModelError("unknown coupling mode", key="coupling", value=coupling,
                          allowed="'auto', 'dense' or 'sparse'")
+    if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float, np.integer,
+                                                               np.floating)) or not (
+            max_rate > 0):
+        raise ModelError("must be a positive rate in Hz", key="max_rate", value=max_rate,
+                         allowed="a number > 0 (math.inf disables the runaway check)")
+    if not isinstance(unit_stats, (bool, np.bool_)):
+        raise ModelError("must be True or False", key="unit_stats", value=unit_stats,
+                         allowed="True or False")
 
 
 def _overrides(model: Model, **settings) -> Model:
