@@ -24,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from neurorect._drive_units import check_drive_units
 from neurorect._paths import MODEL_KEYS, POPULATION_KEYS, table_errors, table_keys
 from neurorect._validate import check_keys
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.io import write_text
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
 
 __all__ = ["load_model", "loads_model", "dumps_model", "dump_model", "model_from_dict",
@@ -64,9 +66,11 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
                          name=name) for name, table in tables("connections").items()]
     simulation = build("simulation", Simulation, data.get("simulation", {}))
     lif = build("lif", LIFNeuron, data["lif"]) if "lif" in data else None
-    return Model(populations=populations, drives=drives, connections=connections,
-                 simulation=simulation, name=str(data.get("name", "model")),
-                 description=str(data.get("description", "")), lif=lif, source=source)
+    model = Model(populations=populations, drives=drives, connections=connections,
+                  simulation=simulation, name=str(data.get("name", "model")),
+                  description=str(data.get("description", "")), lif=lif, source=source)
+    check_drive_units(data, source)  # every quantity's dimension is right: do they agree?
+    return model
 
 
 def model_to_dict(model: Model) -> dict[str, Any]:
@@ -182,5 +186,6 @@ def dumps_model(model: Model) -> str:
 
 
 def dump_model(model: Model, path: str | Path) -> None:
-    """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model."""
-    Path(path).write_text(dumps_model(model))
+    """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model
+    (atomically, see :func:`neurorect.io.atomic_path`)."""
+    write_text(path, dumps_model(model))
