@@ -24,9 +24,9 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import ROOT, plt, variable
 
 import neurorect as nr
-from _common import ROOT, plt, variable
 from neurorect.brian2_lif import simulate_lif
 from neurorect.fit import default_mu_range, fit_leaky_relu, fit_siegert, lif_parameters
 from neurorect.lif import siegert_rate

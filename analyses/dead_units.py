@@ -19,9 +19,9 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import plt, variable
 
 import neurorect as nr
-from _common import plt, variable
 from neurorect.theory import sinusoid_response
 
 NAME = "dead_units"

@@ -23,9 +23,9 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import plt, variable
 
 import neurorect as nr
-from _common import plt, variable
 from neurorect.theory import gaussian_stats
 
 NAME = "gaussian_population"
@@ -107,7 +107,7 @@ def draw(ds: xr.Dataset) -> plt.Figure:
            title="(b) the mean shift")
     ax.legend(loc="upper left", title="lines: exact; circles: simulated", title_fontsize=8)
     ax = axes[2]
-    for i, alpha in enumerate(ds["alpha"].values):
+    for i in range(ds.sizes["alpha"]):
         z_below = (ds["sim_below"][i] - ds["theory_below"][i]) / ds["sim_below_se"][i]
         z_rate = (ds["sim_rate"][i] - ds["theory_rate"][i]) / ds["sim_rate_se"][i]
         ax.plot(ratio - 0.05, z_below, "o", color=f"C{i}", mfc="white")

@@ -29,9 +29,9 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import plt, variable
 
 import neurorect as nr
-from _common import plt, variable
 from neurorect.theory import gaussian_moment, gaussian_stats
 
 NAME = "gaussian_table"

@@ -19,9 +19,9 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import plt, variable
 
 import neurorect as nr
-from _common import plt, variable
 from neurorect.theory import sinusoid_response
 
 NAME = "harmonic_signature"
@@ -95,7 +95,8 @@ def compute(quick: bool) -> xr.Dataset:
          "relu_closed_form": variable(("even_harmonic",), 2.0 / (np.pi * (4 * m**2 - 1)),
                                       "Hz", "2/(pi (4m^2 - 1)), ReLU harmonic n = 2m (static)"),
          "decay_exponent": variable(("transfer",), slopes, "1",
-                                    "decay exponent p of |A_n| ~ n^-p (peaks of harmonics 12-23 and 28-39)"),
+                                    "decay exponent p of |A_n| ~ n^-p (peaks of harmonics "
+                                    "12-23 and 28-39)"),
          "panel": variable(("transfer",), [p for *_, p in FAMILY], "1", "figure panel")},
         coords={"transfer": ("transfer", [label for label, *_ in FAMILY]),
                 "harmonic": ("harmonic", n, {"units": "1", "long_name": "harmonic number n"}),

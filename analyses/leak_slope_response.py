@@ -17,9 +17,9 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import ROOT, plt, variable
 
 import neurorect as nr
-from _common import ROOT, plt, variable
 from neurorect.theory import sinusoid_response
 
 NAME = "leak_slope_response"

@@ -22,9 +22,9 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import plt, variable
 
 import neurorect as nr
-from _common import plt, variable
 from neurorect.fit import fit_leaky_relu
 
 NAME = "learning_alpha"

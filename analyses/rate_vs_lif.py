@@ -20,10 +20,10 @@ from __future__ import annotations
 import _common
 import numpy as np
 import xarray as xr
+from _common import ROOT, plt
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 import neurorect as nr
-from _common import ROOT, plt
 from neurorect import crossval
 from neurorect.plotting import plot_crossval_bode, plot_fi
 

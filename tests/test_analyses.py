@@ -364,3 +364,79 @@ def test_rate_vs_lif_brian2_agrees_with_lif_theory(run):
     assert np.all(np.abs(rate["gain"].values[low] / theory["gain"].values[low] - 1) < 0.15)
     high = ds["freq"].values > 20
     assert np.all(rate["phase"].values[high] < theory["phase"].values[high])
+
+
+# ------------------------------------------------------------------------------------------
+# A2 depth and A3 recurrent stability (need neurorect.feedforward and neurorect.stability)
+# ------------------------------------------------------------------------------------------
+
+def test_depth_propagation_networks_follow_the_mean_field(run):
+    pytest.importorskip("neurorect.feedforward")
+    pytest.importorskip("neurorect.theory.depth")
+    result = run("depth_propagation")
+    _check_outputs(result)
+    ds = result.ds
+    layer = ds["layer"].values
+    q_th, jac_th = ds["q_theory"], ds["jacobian_gain_theory"]
+    # the recursion in closed form: ReLU q_{l+1} = weight_var q_l / 2, E[phi'^2] = 1/2;
+    # leaky ReLU E[phi^2] = (1 + alpha^2) q / 2, E[phi'^2] = (1 + alpha^2) / 2
+    np.testing.assert_allclose(q_th.sel(config="ReLU, gain 1"), 0.5 ** (layer - 1), rtol=1e-12)
+    np.testing.assert_allclose(jac_th.sel(config="ReLU, gain 1"), 0.5**layer, rtol=1e-12)
+    np.testing.assert_allclose(q_th.sel(config="ReLU, He gain 2"), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(jac_th.sel(config="ReLU, He gain 2"), 0.5, rtol=1e-12)
+    leaky = [c for c in ds["config"].values if c.startswith("leaky")][0]
+    alpha = result.module.ALPHA
+    np.testing.assert_allclose(q_th.sel(config=leaky), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(jac_th.sel(config=leaky), (1 + alpha**2) / 2, rtol=1e-12)
+    # vanishing gradients: the sigmoid's Jacobian gain falls by > 1e3 over 5 layers
+    sig = jac_th.sel(config="sigmoid, gain 2").values
+    assert sig[5] / sig[0] < 1e-3 if sig.size > 5 else sig[-1] / sig[0] < 1e-2
+    # networks vs recursion: the seed mean of q_l (and of the Jacobian gain) per layer within
+    # 4 of its expected sampling error, relative sd sqrt(7 (l - 1) / N) per network (ReLU: a
+    # mean of N squared rectified normals has relative variance 5/N per layer, the weights'
+    # chi-square 2/N; layer 1 is the sample variance of the input, sqrt(2/N)) over S seeds
+    n, seeds = ds.attrs["size"], ds.sizes["seed"]
+    rel_sd = np.sqrt(np.maximum(7.0 * (layer - 1), 2.0) / n)
+    tolerance = 4 * rel_sd / np.sqrt(seeds)
+    for name in ("q", "jacobian_gain"):
+        deviation = ds[name].mean("seed") / ds[f"{name}_theory"] - 1
+        assert np.all(np.abs(deviation.values) < tolerance[None, :]), name
+    # the simulated steady state is the forward pass (a 10-layer chain after 50 tau: the
+    # remaining transient is a Poisson tail below 1e-12)
+    ratio = ds["sim_second_moment"] / ds["pass_second_moment"] - 1
+    assert float(np.abs(ratio).max()) < 1e-9
+
+
+@pytest.mark.slow
+def test_recurrent_stability_bound_edge_and_regimes(run):
+    pytest.importorskip("neurorect.stability")
+    result = run("recurrent_stability")
+    _check_outputs(result)
+    ds = result.ds
+    g = ds["g"].values
+    regime = {name: i for i, name in enumerate(result.module.REGIMES)}
+    # ||W||_2 of an N x N Gaussian matrix of sd g/sqrt(N) tends to 2g (finite N: a few %
+    # below or above; 1.7 to 2.15 at N >= 60), Lip = 1 for every transfer here
+    ratio = ds["contraction_bound"].values / g
+    assert np.all((ratio > 1.7) & (ratio < 2.15))
+    guaranteed = ds["contraction_bound"].values < 1
+    assert np.all(ds["regime"].values[guaranteed] == regime["stable"])
+    assert np.all(ds["n_unique"].values[guaranteed] == 1)
+    # the measured edge: a converged fixed point with leading eigenvalue clearly below 1
+    # gives a stable run, clearly above 1 never (margin 0.05 for the run's finite length)
+    converged = ds["converged"].values > 0
+    lead = ds["leading_eigenvalue"].values
+    assert np.all(ds["regime"].values[converged & (lead < 0.95)] == regime["stable"])
+    assert np.all(ds["regime"].values[converged & (lead > 1.05)] != regime["stable"])
+    # unbounded rectifiers never turn chaotic; clipped ones never run away
+    clipped = np.array(["clipped" in c for c in ds["config"].values])
+    assert not np.any(ds["regime"].values[~clipped] == regime["chaotic"])
+    assert not np.any(ds["regime"].values[clipped] == regime["runaway"])
+    assert np.any(ds["regime"].values[~clipped] == regime["runaway"])
+    # mean field vs the fixed point's leading eigenvalue for the unbounded rectifiers where
+    # both are finite and the run is stable: the circular law's edge at finite N fluctuates
+    # by ~N^-1/2 (9 % at N = 120): 15 %
+    mf = ds["radius_mean_field"].values
+    pick = (~clipped[:, None]) & converged & np.isfinite(mf) & (
+        ds["regime"].values == regime["stable"])
+    assert np.all(np.abs(lead[pick] / mf[pick] - 1) < 0.15)
