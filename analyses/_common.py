@@ -33,7 +33,7 @@ import neurorect  # noqa: E402
 from neurorect.io import save  # noqa: E402
 
 __all__ = ["ROOT", "parse_args", "Outputs", "variable", "save_figure", "save_results",
-           "save_table", "style", "plt"]
+           "save_table", "grid_rows", "style", "plt", "run"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Resolution of every gallery figure (dots per inch); figures are sized in inches for it.
@@ -111,6 +111,13 @@ def save_results(dataset: xr.Dataset, outputs: Outputs, args: argparse.Namespace
     return dataset
 
 
+def grid_rows(dataset: xr.Dataset, columns: Mapping[str, str]) -> list[dict]:
+    """One row per point of a grid: its coordinates, then ``{header: variable name}``."""
+    frame = dataset[list(columns.values())].to_dataframe().reset_index()
+    return frame.rename(columns={name: header for header, name in columns.items()}
+                        ).to_dict("records")
+
+
 def save_table(rows: Sequence[Mapping[str, Any]], outputs: Outputs) -> Path:
     """Write the key numbers (one dict per row, same keys) as CSV."""
     with open(outputs.table, "w", newline="") as handle:
@@ -127,3 +134,17 @@ def done(outputs: Outputs, args: argparse.Namespace) -> None:
     written = [p for p in (outputs.figure, outputs.results, outputs.table) if p.exists()]
     print(f"{outputs.name}: wrote {', '.join(map(str, written))} "
           f"in {time.perf_counter() - args.started:.1f} s")
+
+
+def run(name: str, doc: str, argv: Sequence[str] | None, *, compute, draw, summary,
+        extra: Iterable[tuple[Sequence[str], Mapping[str, Any]]] = (),
+        attrs: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """An analysis from end to end: parse, ``compute(args)``, write results, key numbers
+    (``summary(ds)``: rows) and the figure (``draw(ds)``); returns the results Dataset."""
+    args, outputs = parse_args(name, doc, argv, extra)
+    dataset = compute(args)
+    save_results(dataset, outputs, args, **(attrs or {}))
+    save_table(summary(dataset), outputs)
+    save_figure(draw(dataset), outputs)
+    done(outputs, args)
+    return dataset

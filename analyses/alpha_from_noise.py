@@ -209,17 +209,12 @@ def summary(ds: xr.Dataset) -> list[dict]:
 
 
 def main(argv=None) -> xr.Dataset:
-    args, outputs = _common.parse_args(
-        NAME, __doc__, argv,
-        extra=[(("--neurons",), {"type": int, "default": None,
-                                 "help": "Brian2 neurons per f-I point (default 400)"})])
-    ds = compute(args.quick, args.neurons)
-    _common.save_results(ds, outputs, args, mu_low=MU_RANGE[0], mu_high=MU_RANGE[1],
-                         n_points=N_POINTS)
-    _common.save_table(summary(ds), outputs)
-    _common.save_figure(draw(ds), outputs)
-    _common.done(outputs, args)
-    return ds
+    return _common.run(NAME, __doc__, argv, compute=lambda a: compute(a.quick, a.neurons),
+                       draw=draw, summary=summary,
+                       extra=[(("--neurons",), {"type": int, "default": None,
+                                                "help": "Brian2 neurons per input (default 240)"})],
+                       attrs={"mu_low": MU_RANGE[0], "mu_high": MU_RANGE[1],
+                              "n_points": N_POINTS})
 
 
 if __name__ == "__main__":

@@ -126,27 +126,14 @@ def draw(ds: xr.Dataset) -> plt.Figure:
 
 
 def summary(ds: xr.Dataset) -> list[dict]:
-    rows = []
-    for i, alpha in enumerate(ds["alpha"].values):
-        for j, r in enumerate(ds["ratio"].values):
-            rows.append({"alpha": float(alpha), "mu_over_s": float(r),
-                         "below_sim": float(ds["sim_below"][i, j]),
-                         "below_se": float(ds["sim_below_se"][i, j]),
-                         "below_exact": float(ds["theory_below"][i, j]),
-                         "rate_sim_Hz": float(ds["sim_rate"][i, j]),
-                         "rate_se_Hz": float(ds["sim_rate_se"][i, j]),
-                         "rate_exact_Hz": float(ds["theory_rate"][i, j])})
-    return rows
+    return _common.grid_rows(ds.drop_dims("fine"), {
+        "below_sim": "sim_below", "below_se": "sim_below_se", "below_exact": "theory_below",
+        "rate_sim_Hz": "sim_rate", "rate_se_Hz": "sim_rate_se", "rate_exact_Hz": "theory_rate"})
 
 
 def main(argv=None) -> xr.Dataset:
-    args, outputs = _common.parse_args(NAME, __doc__, argv)
-    ds = compute(args.quick)
-    _common.save_results(ds, outputs, args)
-    _common.save_table(summary(ds), outputs)
-    _common.save_figure(draw(ds), outputs)
-    _common.done(outputs, args)
-    return ds
+    return _common.run(NAME, __doc__, argv, compute=lambda a: compute(a.quick),
+                       draw=draw, summary=summary)
 
 
 if __name__ == "__main__":

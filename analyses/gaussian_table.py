@@ -196,13 +196,9 @@ def summary(ds: xr.Dataset) -> list[dict]:
 
 
 def main(argv=None) -> xr.Dataset:
-    args, outputs = _common.parse_args(NAME, __doc__, argv)
-    ds = compute(args.quick)
-    _common.save_results(ds, outputs, args, mu=MU, s=S)
-    _common.save_table(summary(ds), outputs)
-    _common.save_figure(draw(ds), outputs)
-    _common.done(outputs, args)
-    return ds
+    return _common.run(NAME, __doc__, argv, compute=lambda a: compute(a.quick),
+                       draw=draw, summary=summary,
+                       attrs=dict(mu=MU, s=S))
 
 
 if __name__ == "__main__":

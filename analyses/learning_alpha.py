@@ -143,16 +143,10 @@ def summary(ds: xr.Dataset) -> list[dict]:
 
 
 def main(argv=None) -> xr.Dataset:
-    args, outputs = _common.parse_args(
-        NAME, __doc__, argv,
-        extra=[(("--seeds",), {"type": int, "default": None,
-                               "help": "data sets per n_sub (default 100)"})])
-    ds = compute(args.quick, args.seeds)
-    _common.save_results(ds, outputs, args)
-    _common.save_table(summary(ds), outputs)
-    _common.save_figure(draw(ds), outputs)
-    _common.done(outputs, args)
-    return ds
+    return _common.run(NAME, __doc__, argv, compute=lambda a: compute(a.quick, a.seeds),
+                       draw=draw, summary=summary,
+                       extra=[(("--seeds",), {"type": int, "default": None,
+                                              "help": "data sets per n_sub (default 100)"})])
 
 
 if __name__ == "__main__":

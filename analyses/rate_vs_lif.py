@@ -84,16 +84,11 @@ def summary(ds: xr.Dataset) -> list[dict]:
 
 
 def main(argv=None) -> xr.Dataset:
-    args, outputs = _common.parse_args(
-        NAME, __doc__, argv,
-        extra=[(("--neurons",), {"type": int, "default": None,
-                                 "help": "LIF neurons per condition (default 1000)"})])
-    ds = compute(args.quick, args.neurons)
-    _common.save_results(ds, outputs, args)
-    _common.save_table(summary(ds), outputs)
-    _common.save_figure(draw(ds), outputs)
-    _common.done(outputs, args)
-    return ds
+    return _common.run(NAME, __doc__, argv, compute=lambda a: compute(a.quick, a.neurons),
+                       draw=draw, summary=summary,
+                       extra=[(("--neurons",), {"type": int, "default": None,
+                                                "help": "LIF neurons per condition (default "
+                                                        "1000)"})])
 
 
 if __name__ == "__main__":

@@ -151,27 +151,17 @@ def draw(ds: xr.Dataset) -> plt.Figure:
 
 
 def summary(ds: xr.Dataset) -> list[dict]:
-    rows = []
-    for i, label in enumerate(ds["config"].values):
-        for j, g in enumerate(ds["g"].values):
-            rows.append({"config": str(label), "g": float(g),
-                         "contraction_bound": float(ds["contraction_bound"][i, j]),
-                         "leading_eigenvalue": float(ds["leading_eigenvalue"][i, j]),
-                         "radius_mean_field": float(ds["radius_mean_field"][i, j]),
-                         "exponent_per_s": float(ds["exponent"][i, j]),
-                         "regime": REGIMES[int(ds["regime"][i, j])],
-                         "n_unique": int(ds["n_unique"][i, j])})
+    rows = _common.grid_rows(ds.drop_dims("g_fine"), {
+        name: name for name in ("contraction_bound", "leading_eigenvalue", "radius_mean_field",
+                                "exponent", "regime", "n_unique")})
+    for row in rows:  # the regime by name
+        row["regime"] = REGIMES[int(row["regime"])]
     return rows
 
 
 def main(argv=None) -> xr.Dataset:
-    args, outputs = _common.parse_args(NAME, __doc__, argv)
-    ds = compute(args.quick)
-    _common.save_results(ds, outputs, args)
-    _common.save_table(summary(ds), outputs)
-    _common.save_figure(draw(ds), outputs)
-    _common.done(outputs, args)
-    return ds
+    return _common.run(NAME, __doc__, argv, compute=lambda a: compute(a.quick),
+                       draw=draw, summary=summary)
 
 
 if __name__ == "__main__":
