@@ -234,8 +234,8 @@ def write_netcdf(dataset: xr.Dataset, path: str | Path, *, name: str | Path | No
     the file the user asked for, when ``path`` is a temporary one) and the cause."""
     clean = dataset.copy()
     clean.attrs = _plain_attrs(clean.attrs)
-    for name in list(clean.variables):
-        clean[name].attrs = _plain_attrs(clean[name].attrs)
+    for variable in list(clean.variables):
+        clean[variable].attrs = _plain_attrs(clean[variable].attrs)
     try:
         clean.to_netcdf(path)
     except FileError:
@@ -292,7 +292,7 @@ def load(path: str | Path) -> xr.Dataset:
         raise FileError(f"cannot read {path}: no such file") from None
     except OSError as error:
         raise FileError(f"cannot read {path}: {_cause(error, Path(path).parent)}") from None
-    except (ValueError, RuntimeError, KeyError) as error:  # not netCDF, or damaged
-        raise FileError(f"cannot read {path}: not a readable netCDF file "
-                        f"({_first_line(error)})") from None
+    except (ValueError, RuntimeError, KeyError):  # xarray: no backend opens it
+        raise FileError(f"cannot read {path}: not a readable netCDF file (damaged, "
+                        "truncated, or another format)") from None
 
