@@ -69,6 +69,8 @@ def _si(table: str, key: str, value, **context) -> Any:
     """``value`` (a number, a unit string or a Brian2 quantity) in SI, its dimension checked
     against field ``key`` of the class ``table`` in :data:`neurorect.units.FIELD_DIMENSIONS`
     (ModelError naming the key, the value and the expected dimension)."""
+    if type(value) is float or type(value) is int:  # already SI: nothing to check
+        return float(value)
     try:
         return to_si(value, field_dimension(table, key, **context), key=key)
     except ModelError:

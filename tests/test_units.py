@@ -136,8 +136,8 @@ def test_parse_quantity_accepts_the_right_dimension(value, dimension, si):
 ])
 def test_parse_quantity_refuses_another_dimension(value, dimension, given):
     want = expected(dimension)
-    with pytest.raises(DimensionError, match=rf"^p = '{re.escape(value)}': wrong dimension: {given}, "
-                                             rf"not {want.name}"):
+    with pytest.raises(DimensionError, match=rf"^p = '{re.escape(value)}': wrong dimension: "
+                                             rf"{given}, not {want.name}"):
         parse_quantity(value, dimension, key="p")
 
 
@@ -253,7 +253,14 @@ n_harmonics = 2
 size = 2
 tau = "10 ms"
 init = "1 Hz"
-transfer = { kind = "leaky_relu", gain = 10.0, threshold = 0.1, alpha = 0.1, rate_min = -1.0, rate_max = 100.0, baseline = 0.5 }
+[populations.E.transfer]
+kind = "leaky_relu"
+gain = 10.0
+threshold = 0.1
+alpha = 0.1
+rate_min = -1.0
+rate_max = 100.0
+baseline = 0.5
 [populations.V]
 tau = "5 ms"
 form = "voltage"
