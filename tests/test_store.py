@@ -198,6 +198,17 @@ def test_a_chunk_beyond_the_sweep_is_moved_aside(single, reference, store, monke
     assert computed == []
 
 
+def test_chunk_points_are_checked_against_the_layout(store):
+    """open_store(points=...) (the layout's chunks) refuses a chunk holding other points."""
+    manifest = json.loads((store / MANIFEST).read_text())
+    points = {0: np.array([0, 1]), 1: np.array([2, 99]), 2: np.array([4, 5])}
+    with pytest.warns(NeurorectWarning, match=r"chunk_000001.nc \(holds other grid points "
+                                              r"than chunk 1 of this sweep"):
+        done = store_module.open_store(store, manifest, resume=True, overwrite=False,
+                                       points=points)
+    assert done == {0, 2, 3}  # chunk 3: no layout points given, checked against its record
+
+
 def test_manifest_records_each_chunk_at_write_time(store):
     """The record of a chunk is the SHA-256 of its file and of its points."""
     import hashlib

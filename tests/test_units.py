@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import re
 
 import numpy as np
@@ -218,11 +219,22 @@ def test_drive_units_of_a_model_file_must_agree(models_dir):
 
 # ------------------------------------------------------ the table against the dataclasses
 def _table_classes() -> dict[str, type]:
-    classes = [spec_module.Simulation, spec_module.Population, spec_module.Connection,
-               spec_module.LIFNeuron, drive_module.Drive, drive_module.Step,
-               drive_module.PulseTrain, drive_module.Noise,
-               *transfer_module.TRANSFER_KINDS.values()]
-    return {cls.__name__: cls for cls in classes}
+    """Every model-table dataclass: those defined in the modules of the model's tables
+    (found, not listed, so that a new table or field cannot be forgotten), but the Model."""
+    modules = [spec_module, drive_module, transfer_module]
+    for optional in ("neurorect.spec_lif",):  # tables that may move out of spec.py
+        try:
+            modules.append(importlib.import_module(optional))
+        except ImportError:
+            pass
+    classes = {}
+    for module in modules:
+        for obj in vars(module).values():
+            if (isinstance(obj, type) and dataclasses.is_dataclass(obj)
+                    and obj.__module__ == module.__name__ and obj is not spec_module.Model
+                    and dataclasses.fields(obj)):
+                classes[obj.__name__] = obj
+    return classes
 
 
 def _numeric_fields(cls: type) -> set[str]:
