@@ -137,6 +137,17 @@ def test_atomic_path_writes_any_format_by_its_suffix(tmp_path, umask):
     assert nio.write_text(tmp_path / "m.toml", "a = 1\n").read_text() == "a = 1\n"
 
 
+def test_targets_can_be_checked_before_any_work(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "link.nc").symlink_to(tmp_path / "pipe")
+    with pytest.raises(nio.FileError, match=r"link.nc: it is a FIFO \(named pipe\) \(the "
+                                            r"link points to .*pipe\), not a regular file"):
+        nio.resolve_target(tmp_path / "link.nc")
+    (tmp_path / "ok.nc").symlink_to(tmp_path / "new" / "real.nc")  # need not exist yet
+    real = Path(os.path.realpath(tmp_path / "new" / "real.nc"))
+    assert nio.resolve_target(tmp_path / "ok.nc") == real
+
+
 def test_a_dangling_symlink_creates_its_target(tmp_path):
     link = tmp_path / "link.txt"
     link.symlink_to(tmp_path / "later.txt")
