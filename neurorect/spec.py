@@ -3,8 +3,11 @@
 A model is written as a TOML file (see ``models/`` and :mod:`neurorect.modelfile`) with the
 tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]`` (one per driven population),
 ``[connections.NAME]`` and ``[lif]``; each table is one of the dataclasses here. Quantities
-may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) and are
-converted to SI on construction. Every parameter has a dotted path that mirrors the file, e.g.
+may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) or as Brian2
+quantities and are converted to SI on construction, their dimension checked against
+:data:`neurorect.units.FIELD_DIMENSIONS` (``tau = "10 kHz"`` is a ModelError naming the key,
+the value and the dimension expected; bare numbers are SI). Every parameter has a dotted path
+that mirrors the file, e.g.
 ``populations.E.transfer.alpha``, ``drives.E.freq``, ``connections.EI.weight``,
 ``simulation.dt``; :meth:`Model.with_values` sets parameters by path (through
 :mod:`neurorect._paths`) and :func:`neurorect.run_sweep` sweeps them.
@@ -69,6 +72,8 @@ def _si(table: str, key: str, value, **context) -> Any:
     """``value`` (a number, a unit string or a Brian2 quantity) in SI, its dimension checked
     against field ``key`` of the class ``table`` in :data:`neurorect.units.FIELD_DIMENSIONS`
     (ModelError naming the key, the value and the expected dimension)."""
+    if type(value) is float or type(value) is int:  # already SI: nothing to check
+        return float(value)
     try:
         return to_si(value, field_dimension(table, key, **context), key=key)
     except ModelError:
@@ -129,7 +134,9 @@ class Connection:
 
     See the module docstring for the kinds. ``weight`` is in drive units per Hz in rate
     form (it multiplies rates) and drive units per Hz in voltage form too (it multiplies
-    ``phi(v)``).
+    ``phi(v)``): ``0.1`` (SI: 1/Hz for dimensionless drive), ``"0.1 s"`` or ``"2 mV/Hz"``.
+    ``g`` (the spread of gaussian weights) is in the same units; ``probability`` is
+    dimensionless.
     """
 
     name: str
