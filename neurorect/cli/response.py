@@ -90,16 +90,15 @@ def register(subparsers) -> None:
 
 
 def _cmd_response(args: argparse.Namespace) -> int:
+    out = check_output(args.out, "--out", "netcdf")  # before anything heavy is imported
+    csv = check_output(args.csv, "--csv", "text")
+    plot = check_output(args.plot, "--plot", "figure")
     import numpy as np
 
     from neurorect import _progress
     from neurorect.errors import ModelError
-    from neurorect.response import frequency_response
     from neurorect.sweeps.grid import parse_values
 
-    out = check_output(args.out, "--out", "netcdf")
-    csv = check_output(args.csv, "--csv", "text")
-    plot = check_output(args.plot, "--plot", "figure")
     freqs = parse_values(args.freqs, key="--freqs")
     if freqs.dtype.kind not in "iuf":
         raise ModelError("frequencies must be numbers", key="--freqs", value=args.freqs,
