@@ -118,7 +118,8 @@ def _cmd_response(args: argparse.Namespace) -> int:
     population = response.attrs["driven_population"]
     print(_heading(model, response, args.method))
     print(_table(response.sel(population=population)))
-    reference = _reference(model, freqs, args.method, response) if plot is not None else None
+    reference = (_reference(model, freqs, args.method, response, args.noise_tau)
+                 if plot is not None else None)
     if out is not None:
         print(f"wrote {save_result(response, out)}")
     if csv is not None:
@@ -217,21 +218,25 @@ def _write_csv(table, path):
     return write_file(path, write)
 
 
-def _reference(model, freqs, method: str, response):
-    """The theory the computed points are compared with, on a dense grid, or None.
+def _reference(model, freqs, method: str, response, noise_tau: float | None = None):
+    """The theory drawn as a line on a dense grid, or None.
 
-    The sinusoid methods (simulate) are compared with the exact response (uncoupled,
-    noise-free) or the linear one (networks); the broadband method with the linear response
-    (its own theory when the model is linear around its operating point); the theory
-    methods with nothing (they are drawn as lines themselves)."""
+    Simulated points are compared with the exact response (uncoupled, noise-free) or the
+    linear one (networks); broadband estimates of uncoupled populations with their own
+    theory, the Gaussian-input (Bussgang) response of
+    :func:`neurorect.theory.broadband.broadband_response`, and of networks with the linear
+    response at the fixed point; a theory method is drawn by itself, on the dense grid (the
+    figure then has no points)."""
     import numpy as np
 
     from neurorect.errors import ModelError
     from neurorect.response import frequency_response
 
-    if method in ("analytic", "linear"):
-        return None
-    candidates = ("analytic", "linear") if method == "simulate" else ("linear",)
+    if method == "broadband" and not model.is_coupled:
+        dense = np.geomspace(freqs.min(), freqs.max(), 200) if freqs.size > 1 else freqs
+        return _broadband_theory(model, dense, response, noise_tau)
+    candidates = {"simulate": ("analytic", "linear"), "broadband": ("linear",)}.get(
+        method, (method,))  # a theory method: itself, on the dense grid
     dense = np.geomspace(freqs.min(), freqs.max(), 200) if freqs.size > 1 else freqs
     for candidate in candidates:
         try:
@@ -244,11 +249,40 @@ def _reference(model, freqs, method: str, response):
     return None
 
 
+def _broadband_theory(model, freqs, response, stimulus_tau: float | None):
+    """The Bussgang response of the driven population as a response Dataset (None when
+    the model's noise is not OU noise of one value per population)."""
+    import numpy as np
+    import xarray as xr
+
+    from neurorect.theory.broadband import broadband_response
+
+    a = response.attrs
+    population = model.population(a["driven_population"])
+    noise = model.drive(population.name).noise
+    noise_sd = noise_tau = 0.0
+    if noise is not None:
+        if noise.kind != "ou" or isinstance(noise.sigma, tuple) or isinstance(noise.tau, tuple):
+            return None
+        noise_sd, noise_tau = float(noise.sigma), float(noise.tau)
+    dt = model.simulation.dt
+    chi = broadband_response(population.transfer, a["I0"], a["I1"], freqs, tau=population.tau,
+                             form=population.form, stimulus_tau=stimulus_tau or dt,
+                             noise_sd=noise_sd, noise_tau=noise_tau, dt=dt)
+    return xr.Dataset(
+        {"gain": (("population", "freq"), np.abs(chi)[None], {"units": "Hz per drive unit"}),
+         "phase": (("population", "freq"), np.angle(chi)[None], {"units": "rad"})},
+        coords={"population": [population.name], "freq": freqs},
+        attrs={"method": "broadband_theory"})
+
+
 def _plot(response, reference, model, path):
     from neurorect.plotting import plot_frequency_response
 
     figure, (ax_gain, ax_phase) = pyplot().subplots(2, 1, sharex=True, figsize=(6.4, 6),
                                                     layout="constrained")
+    if reference is not None and reference.attrs.get("method") == response.attrs.get("method"):
+        response, reference = reference, None  # theory: its dense curve is the figure
     plot_frequency_response(ax_gain, ax_phase, response, reference=reference)
     population = response.attrs["driven_population"]
     method = response.attrs.get("method", "")
