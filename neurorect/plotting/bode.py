@@ -34,6 +34,7 @@ def bode_axes(ax_gain, ax_phase=None, *, gain_label: str,
     their frequency axis in a Bode figure).
     """
     ax_gain.set_xscale("log")
+    plain_log_labels(ax_gain.xaxis)
     if log_gain:
         ax_gain.set_yscale("log")
         plain_log_labels(ax_gain.yaxis)
@@ -42,6 +43,7 @@ def bode_axes(ax_gain, ax_phase=None, *, gain_label: str,
         ax_gain.set_xlabel(freq_label)
         return
     ax_phase.set_xscale("log")
+    plain_log_labels(ax_phase.xaxis)
     ax_phase.set_ylabel(phase_label)
     ax_phase.set_xlabel(freq_label)
     ax_gain.set_xlabel("")

@@ -141,12 +141,19 @@ def _mark_samples(axis, values: np.ndarray, log: bool) -> None:
 
 
 def _label(array: xr.DataArray, name: str) -> str:
-    """``"leak slope alpha"`` for a swept coordinate, ``"gain (Hz per drive unit)"``."""
+    """``"leak slope alpha"`` for a swept coordinate, ``"population mean rate (Hz)"`` for a
+    variable: the long name (with the coordinate's name unless the long name ends in it)."""
     units = array.attrs.get("units", "")
-    label = name
+    description = str(array.attrs.get("long_name", name)).split(" (")[0]
     if "path" in array.attrs:
-        description = array.attrs.get("long_name", name).split(" (")[0]
-        label = name if description in (name, array.attrs["path"]) else f"{description} {name}"
+        if description in (name, array.attrs["path"]):
+            label = name
+        elif description.endswith(name):
+            label = description
+        else:
+            label = f"{description} {name}"
+    else:
+        label = description or name
     return f"{label} ({units})" if units and units != "1" else label
 
 
