@@ -9,9 +9,9 @@ from neurorect.cli.common import (
     Interrupted,
     check_output,
     load_model_arg,
-    split_assignments,
     quantity,
     save_result,
+    split_assignments,
 )
 
 __all__ = ["register", "default_store"]
@@ -99,7 +99,6 @@ def default_store(out: str | Path) -> Path:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    import time
 
     from neurorect.errors import ModelError
 
