@@ -95,7 +95,6 @@ def _cmd_response(args: argparse.Namespace) -> int:
     plot = check_output(args.plot, "--plot", "figure")
     import numpy as np
 
-    from neurorect import _progress
     from neurorect.errors import ModelError
     from neurorect.sweeps.grid import parse_values
 
@@ -113,8 +112,7 @@ def _cmd_response(args: argparse.Namespace) -> int:
     if args.method == "broadband":
         options.update(nperseg=args.nperseg, n_segments=args.n_segments,
                        noise_tau=args.noise_tau)
-    with _progress.phase(f"response: {args.method}", enabled=_slow(args.method)):
-        response = _computed(model, freqs, options)
+    response = _computed(model, freqs, options)  # simulations show the engine's progress bar
     population = response.attrs["driven_population"]
     print(_heading(model, response, args.method))
     print(_table(response.sel(population=population)))
@@ -129,11 +127,6 @@ def _cmd_response(args: argparse.Namespace) -> int:
     return 0
 
 
-def _slow(method: str) -> bool | None:
-    """Show a phase line for the methods that simulate (when bars are shown at all)."""
-    return None if method in ("simulate", "broadband") else False
-
-
 def _computed(model, freqs, options):
     """frequency_response, with the options that shrink a too-large broadband recording
     named in the error."""
@@ -144,11 +137,12 @@ def _computed(model, freqs, options):
         return frequency_response(model, freqs, **options)
     except ModelError as error:
         if options["method"] == "broadband" and error.key == "record":
+            need = error.detail.split(";")[0]  # "recording would need X GiB, more than ..."
             raise ModelError(
-                f"{error.detail}. For broadband, record less with fewer --n-trials, a "
-                "shorter --nperseg (resolves down to about 2 / (nperseg dt) Hz), fewer "
-                "--n-segments or a higher lowest --freqs", key="--method",
-                value="broadband", allowed=error.allowed) from None
+                f"the noise-driven run's {need}", key="--method", value="broadband",
+                allowed="fewer --n-trials, a shorter --nperseg (the lowest frequency must "
+                        "stay above 1/(nperseg dt)), fewer --n-segments, or a higher "
+                        "lowest --freqs") from None
         raise
 
 
