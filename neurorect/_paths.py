@@ -137,7 +137,8 @@ def table_errors(prefix: str, file: str | None, value: Any) -> Iterator[None]:
         raise error.in_context(prefix=prefix, file=file) from None
     except TypeError as error:
         raise ModelError(str(error), key=prefix, value=value,
-                         allowed="see the model-file reference", file=file) from None
+                         allowed="see the model-file reference, docs/model-files.md",
+                         file=file) from None
 
 
 def _tables(model: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ raised                                status  line
 ====================================  ======  ==============================================
 ModelError, StoreMismatchError, ...   2       the message (names file, key, value, allowed)
 SimulationError                       1       the message (names time and neuron)
-OSError                               1       the path and the cause
+OSError (also SchedulerError)         1       the path (or address) and the cause
 MemoryError                           1       out of memory, and what to make smaller
 KeyboardInterrupt (Ctrl-C)            130     what was saved, and how to continue
 anything else                         1       its type and message, and --debug
@@ -58,15 +58,14 @@ def describe(error: BaseException) -> tuple[int, str]:
     if isinstance(error, KeyboardInterrupt):
         message = getattr(error, "message", None) or _saved_so_far()
         return INTERRUPTED, _one_line(message)
-    if isinstance(error, SimulationError):
-        return FAILED, _one_line(str(error))
+    if isinstance(error, (SimulationError, OSError)):  # e.g. an unreachable scheduler
+        text = str(error) if isinstance(error, NeurorectError) else _os_message(error)
+        return FAILED, _one_line(text)
     if isinstance(error, NeurorectError):
         return USAGE, _one_line(str(error))
     if isinstance(error, MemoryError):
         return FAILED, ("out of memory; make the run smaller (fewer neurons, frequencies, "
                         "trials or grid points, a shorter duration, or record less)")
-    if isinstance(error, OSError):
-        return FAILED, _one_line(_os_message(error))
     text = str(error) or "(no message)"
     return FAILED, _one_line(f"unexpected {type(error).__name__}: {text} (rerun with --debug "
                              "for the traceback, and please report it)")

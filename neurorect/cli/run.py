@@ -57,15 +57,15 @@ def register(subparsers) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    out = check_output(args.out, "--out", "netcdf")  # before anything heavy is imported
+    plot = check_output(args.plot, "--plot", "figure")
     from neurorect import _progress
     from neurorect.driver import simulate
     from neurorect.errors import ModelError
 
-    out = check_output(args.out, "--out", "netcdf")
-    plot = check_output(args.plot, "--plot", "figure")
     model = load_model_arg(args.model)
     if args.param:
-        model = model.with_values(parse_assignments(args.param, "--param", single=True))
+        model = model.with_values(parse_assignments(args.param, "--param"))
     duration = model.simulation.duration if args.duration is None else args.duration
     transient = args.transient
     skipped = None

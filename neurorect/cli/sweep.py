@@ -9,9 +9,9 @@ from neurorect.cli.common import (
     Interrupted,
     check_output,
     load_model_arg,
-    parse_assignments,
     quantity,
     save_result,
+    split_assignments,
 )
 
 __all__ = ["register", "default_store"]
@@ -99,15 +99,11 @@ def default_store(out: str | Path) -> Path:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    import time
 
     from neurorect.errors import ModelError
-    from neurorect.plotting import sweep_dims
-    from neurorect.sweeps import run_sweep
-    from neurorect.sweeps.execute import SweepInterrupted, connect
 
     out = check_output(args.out, "--out", "netcdf")
-    grid = parse_assignments(args.param, "--param", single=False)
+    grid = split_assignments(args.param, "--param", single=False)
     zip_paths = [[p.strip() for p in group.split(",") if p.strip()] for group in args.zip or []]
     executor = args.executor or ("dask" if args.scheduler else "local")
     if args.scheduler and executor != "dask":
@@ -116,10 +112,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise ModelError("must be positive", key="--timeout", value=args.timeout,
                          allowed="a time in seconds > 0")
+    scheduler = _connect(args.scheduler, args.timeout) if args.scheduler else None
+    try:
+        return _sweep(args, out, grid, zip_paths, executor, scheduler)
+    finally:
+        if scheduler is not None:
+            scheduler.close()
+
+
+def _connect(address: str, timeout: float):
+    """The scheduler's client, reached first (before the engine loads) within ``timeout``."""
+    from neurorect.sweeps.execute import connect
+
+    return connect(address, timeout)
+
+
+def _sweep(args, out, grid, zip_paths, executor, scheduler) -> int:
+    import time
+
+    from neurorect.plotting import sweep_dims
+    from neurorect.sweeps import run_sweep
+    from neurorect.sweeps.execute import SweepInterrupted
+
     store = Path(args.store) if args.store else default_store(out)
     model = load_model_arg(args.model)
     before = len(list(store.glob("chunk_*.nc"))) if args.resume and store.is_dir() else 0
-    scheduler = connect(args.scheduler, args.timeout) if args.scheduler else None
     started = time.perf_counter()
     try:
         result = run_sweep(model, grid, measure=args.measure, mode=args.mode,
@@ -134,9 +151,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise Interrupted(f"{before + stop.finished} of {total} chunks are saved in {store}; "
                           "run the same command with --resume to compute the other "
                           f"{stop.pending}") from None
-    finally:
-        if scheduler is not None:
-            scheduler.close()
     elapsed = time.perf_counter() - started
     n_points = int(result.attrs["n_points"])
     shape = " x ".join(f"{d} {result.sizes[d]}" for d in sweep_dims(result))
