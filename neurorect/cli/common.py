@@ -179,21 +179,15 @@ def _example(kind: str) -> str:
 
 
 def write_file(path: str | Path, write: Callable[[Path], Any]) -> Path:
-    """Write ``path`` atomically via ``write(temporary_path)`` then a rename; an OSError
-    names the user's ``path`` and the cause. Records the path (see :func:`written`)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(temporary)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    _WRITTEN.append(path)
-    return path
+    """Write ``path`` through :func:`neurorect.io.write_atomic` (``write(temporary_path)``,
+    then a rename in the target's folder; symlinks followed, umask respected, only regular
+    files replaced); a failure is a FileError naming the user's ``path`` and the cause.
+    Records the path (see :func:`written`)."""
+    from neurorect.io import write_atomic
+
+    write_atomic(path, write)
+    _WRITTEN.append(Path(path))
+    return Path(path)
 
 
 def written() -> list[Path]:
@@ -205,7 +199,9 @@ def save_result(dataset, path: str | Path) -> Path:
     """Write a result Dataset to netCDF (:func:`neurorect.io.save`) at ``path``."""
     from neurorect.io import save
 
-    return write_file(path, lambda temporary: save(dataset, temporary))
+    save(dataset, path)  # atomic, like write_file
+    _WRITTEN.append(Path(path))
+    return Path(path)
 
 
 def pyplot():

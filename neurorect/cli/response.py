@@ -9,7 +9,7 @@ from neurorect.cli.common import (
     check_output,
     load_model_arg,
     pyplot,
-    quantity,
+    quantity_type,
     save_figure,
     save_result,
     write_file,
@@ -51,8 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--freqs", default="log:1:100:9",
                    help="drive frequencies in Hz: log:START:STOP:NUM (geometric), "
                         "START:STOP:NUM (even) or F1,F2,... (default: log:1:100:9)")
-    p.add_argument("--I0", type=quantity, help="mean drive (default: the model's)")
-    p.add_argument("--I1", type=quantity,
+    p.add_argument("--I0", type=quantity_type("drive"), help="mean drive (default: the model's)")
+    p.add_argument("--I1", type=quantity_type("drive"),
                    help="sinusoid amplitude; for broadband the noise's standard deviation "
                         "(default: the model's)")
     p.add_argument("--method", default="simulate",
@@ -66,13 +66,13 @@ def register(subparsers) -> None:
                    help="seeds: simulate (per frequency; default 8 for noisy models, else 1) "
                         "and broadband (records; default 16 for networks)")
     p.add_argument("--seed", type=int, help="first seed (trials use seed, seed+1, ...)")
-    p.add_argument("--transient", type=quantity,
+    p.add_argument("--transient", type=quantity_type("time"),
                    help="discarded initial time (default: the larger of the model's and "
                         "10 tau)")
     p.add_argument("--n-periods", type=int, default=5,
                    help="simulate: whole periods of the lowest frequency analysed "
                         "(default: 5)")
-    p.add_argument("--duration", type=quantity,
+    p.add_argument("--duration", type=quantity_type("time"),
                    help="simulate: simulated time instead of --n-periods, e.g. '5 s'")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="simulate: precision of the simulation (default: float64)")
@@ -81,7 +81,7 @@ def register(subparsers) -> None:
                         "resolve the lowest frequency); smaller is shorter and less memory")
     p.add_argument("--n-segments", type=int, default=32,
                    help="broadband: half-overlapping segments simulated (default: 32)")
-    p.add_argument("--noise-tau", type=quantity,
+    p.add_argument("--noise-tau", type=quantity_type("time"),
                    help="broadband: correlation time of the noise stimulus (default: dt)")
     p.add_argument("--out", help="netCDF result file, e.g. resp.nc")
     p.add_argument("--csv", help="CSV table of the driven population, e.g. resp.csv")
@@ -98,7 +98,7 @@ def _cmd_response(args: argparse.Namespace) -> int:
     from neurorect.errors import ModelError
     from neurorect.sweeps.grid import parse_values
 
-    freqs = parse_values(args.freqs, key="--freqs")
+    freqs = parse_values(args.freqs, key="--freqs", dimension="frequency")
     if freqs.dtype.kind not in "iuf":
         raise ModelError("frequencies must be numbers", key="--freqs", value=args.freqs,
                          allowed="log:START:STOP:NUM, START:STOP:NUM or F1,F2,... in Hz")

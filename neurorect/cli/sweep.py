@@ -9,7 +9,7 @@ from neurorect.cli.common import (
     Interrupted,
     check_output,
     load_model_arg,
-    quantity,
+    quantity_type,
     save_result,
     split_assignments,
 )
@@ -77,15 +77,16 @@ def register(subparsers) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="address of a running Dask scheduler (default with --executor dask: "
                         "a local cluster of --workers processes)")
-    p.add_argument("--timeout", type=quantity, default=10.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=quantity_type("time"), default=10.0, metavar="SECONDS",
                    help="give up reaching --scheduler after this long (default: 10 s)")
     p.add_argument("--workers", type=int, default=2,
                    help="worker processes of the local Dask cluster (default: 2)")
     p.add_argument("--chunk-size", type=int, help="grid points per chunk (one kernel call)")
-    p.add_argument("--duration", type=quantity,
+    p.add_argument("--duration", type=quantity_type("time"),
                    help="simulated time of every point, e.g. '2 s' (default: the model's; "
                         "for --measure response, enough for --n-periods periods)")
-    p.add_argument("--transient", type=quantity, help="discarded initial time, e.g. '0.2 s'")
+    p.add_argument("--transient", type=quantity_type("time"),
+                   help="discarded initial time, e.g. '0.2 s'")
     p.add_argument("--n-periods", type=int, default=3,
                    help="drive periods analysed per point by --measure response (default: 3)")
     p.add_argument("--n-harmonics", type=int, help="harmonics computed")
