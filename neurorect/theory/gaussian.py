@@ -31,12 +31,18 @@ from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
-from scipy.special import comb, ndtr
+from scipy.special import ndtr
 
 from neurorect._validate import check_finite, check_integer, check_range
 from neurorect.errors import ModelError, NeurorectWarning
 from neurorect.theory.common import DRIVE, PARAM_UNITS, annotate, argument, check_transfer
-from neurorect.theory.normal import density, interval_moments, piece_power_sums, tail_moments
+from neurorect.theory.normal import (
+    comb,
+    density,
+    interval_moments,
+    piece_power_sums,
+    tail_moments,
+)
 from neurorect.theory.pwl import LEAKY_NAMES, Ramps, leaky_relu_ramps
 from neurorect.theory.quadrature import CHUNK, breaks, graded_rule, singular_slope
 from neurorect.transfer import LeakyReLU, LIFTransfer, PowerLaw, Transfer
@@ -93,7 +99,8 @@ class _Inputs:
         self.kind = type(transfer)
 
     def ramps(self) -> Ramps:
-        return leaky_relu_ramps(*self.params)
+        ramps = leaky_relu_ramps(*self.params)
+        return ramps.active() if ramps.delta.size else ramps  # absent clipping: one kink
 
     def per_combo(self, compute: Callable[[Transfer, np.ndarray], np.ndarray]) -> np.ndarray:
         """``compute(transfer, mask)`` (values at the points of ``mask``), assembled."""
@@ -213,12 +220,14 @@ def _leaky_curvature(inputs: _Inputs) -> np.ndarray:
     ``phi != 0``)."""
     ramps = inputs.ramps()
     pieces = _Pieces(ramps, inputs.mu, inputs.s, 0)
-    values = np.stack([_ramp_value(ramps, pieces.kappa[..., j]) for j in range(pieces.K)], -1)
+    values = np.zeros(pieces.kappa.shape)  # phi at each kink
+    for j in range(pieces.K):
+        values[..., j] = _ramp_value(ramps, pieces.kappa[..., j])
     term = pieces.delta * values
     smooth = np.sum(term * density(pieces.z), -1) / pieces.sd
     on_kink = (pieces.kappa == inputs.mu[..., None]) & (term != 0)
-    limit = np.where(np.any(on_kink, -1), np.sum(np.where(on_kink, np.sign(term), 0), -1)
-                     * math.inf, 0.0)
+    sign = np.sum(np.where(on_kink, np.sign(term), 0.0), -1)
+    limit = np.select([sign > 0, sign < 0], [math.inf, -math.inf], 0.0)
     return np.where(pieces.positive, smooth, limit)
 
 
@@ -326,7 +335,7 @@ def _quad_slope_powers(transfer: Transfer, mu, s, powers: int, shift) -> np.ndar
         return np.stack(raw)
     # central from raw moments: the slope varies a lot (it diverges), little cancellation
     with np.errstate(invalid="ignore"):  # inf - inf where a moment diverges: inf
-        out = [sum(comb(k, j, exact=True) * raw[j] * (-shift) ** (k - j) for j in range(k + 1))
+        out = [sum(comb(k, j) * raw[j] * (-shift) ** (k - j) for j in range(k + 1))
                for k in range(powers + 1)]
     return np.stack([np.where(np.isnan(o), math.inf, o) for o in out])
 
