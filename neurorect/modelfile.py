@@ -31,6 +31,7 @@ from neurorect._paths import MODEL_KEYS, POPULATION_KEYS, table_errors, table_ke
 from neurorect._validate import check_keys
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.initial import InitialState
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
 from neurorect.spec_feedforward import FeedForward
 
@@ -87,7 +88,8 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         out["description"] = model.description
     out["simulation"] = {f.name: getattr(model.simulation, f.name) for f in fields(Simulation)}
     out["populations"] = {p.name: {"size": p.size, "tau": p.tau, "form": p.form,
-                                   "init": p.init, "transfer": p.transfer.to_dict()}
+                                   "init": _init_table(p.init),
+                                   "transfer": p.transfer.to_dict()}
                           for p in model.populations}
     if model.drives:
         out["drives"] = {name: drive.to_dict() for name, drive in model.drives.items()}
@@ -96,6 +98,13 @@ def model_to_dict(model: Model) -> dict[str, Any]:
     if model.lif is not None:
         out["lif"] = {f.name: getattr(model.lif, f.name) for f in fields(LIFNeuron)}
     return out
+
+
+def _init_table(init: Any) -> Any:
+    """A population's ``init`` as written to a file: a number, a list or a table."""
+    if isinstance(init, InitialState):
+        return init.to_dict()
+    return list(init) if isinstance(init, tuple) else init
 
 
 def _connection_table(connection: Connection) -> dict[str, Any]:
