@@ -131,7 +131,10 @@ def as_init(value) -> float | tuple[float, ...] | InitialState:
 def initial_values(init: float | tuple[float, ...] | InitialState, size: int) -> np.ndarray:
     """The ``size`` initial states of a population's ``init`` (state units)."""
     if isinstance(init, InitialState):
-        return init.values(size)
+        try:
+            return init.values(size)
+        except ModelError as error:
+            raise error.in_context(prefix="init") from None
     if isinstance(init, tuple):
         if len(init) != size:
             raise ModelError("per-unit list has the wrong length", key="init",

@@ -12,6 +12,8 @@ gaussian_moment, gaussian_slope_moment, gaussian_stats, gaussian_mean_rate, gaus
 fixed_point, FixedPoint, feedforward_levels
     Fixed points ``r* = phi(W r* + I0)`` of rate networks, with a contraction test,
     a solver and linear stability (a network without loops: one exact pass).
+fixed_points
+    The distinct fixed points reached from many starting states, with their stability.
 depth_propagation, depth_fixed_point
     The mean-field recursion of signal propagation through layers (variance ``q_l`` and
     the Jacobian factor ``chi_l``), its fixed point ``q*`` and stability.
@@ -49,6 +51,8 @@ common
 
 depth
     :func:`depth_propagation`, :func:`depth_fixed_point` (built on gaussian).
+multistart
+    :func:`fixed_points` (built on fixed_point).
 
 Internal interface (names shared between the modules, not re-exported here):
 ``common``: ``TWO_PI``, ``DRIVE`` (the drive's units), ``COORD_ATTRS`` and ``PARAM_UNITS``
@@ -75,11 +79,12 @@ from neurorect.theory.gaussian import (
     gaussian_stats,
 )
 from neurorect.theory.linear import linear_response, lowpass, network_susceptibility
+from neurorect.theory.multistart import fixed_points
 from neurorect.theory.sinusoid import sinusoid_response
 
 __all__ = [
     "sinusoid_response", "gaussian_mean_rate", "gaussian_gain", "gaussian_moment",
     "gaussian_slope_moment", "gaussian_stats", "fixed_point", "FixedPoint",
-    "feedforward_levels", "depth_propagation", "depth_fixed_point",
+    "feedforward_levels", "fixed_points", "depth_propagation", "depth_fixed_point",
     "network_susceptibility", "linear_response", "lowpass",
 ]
