@@ -12,15 +12,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from neurorect._validate import (
-    check_choice,
     check_integer,
     check_nonnegative,
-    check_positive,
 )
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
-from neurorect.spec import FORMS, Connection, Population
-from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
+from neurorect.spec import Connection, Population
+from neurorect.transfer import LeakyReLU, Transfer
 from neurorect.units import to_si
 
 __all__ = ["FeedForward"]
@@ -74,18 +72,9 @@ class FeedForward:
     prefix: str = "L"
 
     def __post_init__(self) -> None:
-        if isinstance(self.transfer, Mapping):
-            try:
-                object.__setattr__(self, "transfer", transfer_from_dict(self.transfer))
-            except ModelError as error:
-                raise error.in_context(prefix="transfer") from None
-        if not isinstance(self.transfer, Transfer):
-            raise ModelError("must be a transfer", key="transfer", value=self.transfer,
-                             allowed="a neurorect transfer or a table { kind = ..., ... }")
         check_integer("layers", self.layers, low=1)
-        check_integer("size", self.size, low=1)
         check_integer("seed", self.seed, low=0)
-        for name in ("weight_var", "tau", "bias_var", "bias_mean", "input_var", "input_mean"):
+        for name in ("weight_var", "bias_var", "bias_mean", "input_var", "input_mean"):
             try:
                 value = float(to_si(getattr(self, name)))
             except (ValueError, TypeError):
@@ -98,11 +87,14 @@ class FeedForward:
             if not math.isfinite(getattr(self, name)):
                 raise ModelError("must be finite", key=name, value=getattr(self, name),
                                  allowed="a finite number")
-        check_positive("tau", self.tau, unit="s")
-        check_choice("form", self.form, FORMS)
         if not isinstance(self.prefix, str) or not self.prefix:
             raise ModelError("must be a non-empty name", key="prefix", value=self.prefix,
                              allowed="a string such as 'L'")
+        # a layer validates (and converts) tau, transfer, size and form, with these keys
+        layer = Population(name=f"{self.prefix}1", tau=self.tau, transfer=self.transfer,
+                           size=self.size, form=self.form)
+        object.__setattr__(self, "tau", layer.tau)
+        object.__setattr__(self, "transfer", layer.transfer)
 
     def names(self) -> list[str]:
         """Population names of the layers, in order."""

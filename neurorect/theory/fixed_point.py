@@ -183,7 +183,8 @@ class FixedPoint:
     contraction_bound : float
         ``|| diag(Lip) W ||_2`` (rate form) or ``|| W diag(Lip) ||_2`` (voltage form) with
         the per-neuron Lipschitz constants; equals ``Lip ||W||_2`` for a shared transfer.
-        NaN for a network without loops (not needed there, and an SVD of W).
+        NaN for a coupled network without loops (not needed there: the fixed point is
+        unique; and an SVD of W costs more than the solution), 0 without coupling.
     unique_guaranteed : bool
         ``contraction_bound < 1``, or a network without loops: the fixed point is unique
         (and plain iteration converges).
@@ -374,7 +375,8 @@ def _feedforward(system: _System, levels: list[np.ndarray], tau, tol) -> FixedPo
         rate[level] = neurons.value(h)[level]
     y = rate if system.form == "rate" else h
     residual = float(np.max(np.abs(system.residual(y)), initial=0.0))
-    return _describe(system, y, tau, math.nan, residual, len(levels), tol, "feedforward",
+    bound = 0.0 if not np.any(W) else math.nan  # not computed: an SVD of W, and not needed
+    return _describe(system, y, tau, bound, residual, len(levels), tol, "feedforward",
                      eigenvalues=(-1.0 / tau).astype(complex))
 
 

@@ -371,9 +371,11 @@ def gaussian_moment(transfer: Transfer, mu, s, k: int, *, central: bool = False,
                     **params) -> float | np.ndarray:
     """``E[phi(x)^k]`` (or ``E[(phi(x) - E[phi(x)])^k]``) for Gaussian input ``x ~ N(mu, s^2)``.
 
-    Exact for the leaky ReLU, clipping and baseline included (relative error <= 5e-14 of
-    ``E[|phi - c|^k]``; see :mod:`neurorect.theory.gaussian`); quadrature with ~1e-14
-    relative accuracy for the other transfers. At ``s = 0``: ``phi(mu)^k`` (central: 0).
+    Exact for the leaky ReLU, clipping and baseline included (error <= 5e-14 of
+    ``E[|phi - c|^k]``, far tails included, plus for a central moment the effect of the
+    mean's own rounding, ~1e-16 ``|E[phi]|``; see :mod:`neurorect.theory.gaussian`);
+    quadrature with ~1e-14 relative accuracy for the other transfers. At ``s = 0``:
+    ``phi(mu)^k`` (central: 0).
 
     Parameters
     ----------
@@ -437,14 +439,9 @@ def gaussian_mean_rate(transfer: Transfer, mu, s, **params) -> float | np.ndarra
 
     Parameters
     ----------
-    transfer : Transfer
-        Rate transfer ``phi`` (Hz).
-    mu : array_like
-        Mean input, drive units.
-    s : array_like
-        Standard deviation of the input, drive units, ``>= 0`` (broadcast against ``mu``).
-    **params : array_like
-        Overrides of the transfer's parameters, as in :func:`gaussian_moment`.
+    transfer, mu, s, **params
+        As in :func:`gaussian_moment`: the transfer ``phi`` (Hz), the mean input and its
+        standard deviation (drive units, ``s >= 0``), parameter overrides (all broadcast).
 
     Returns
     -------
@@ -466,7 +463,7 @@ def gaussian_gain(transfer: Transfer, mu, s, **params) -> float | np.ndarray:
     Parameters
     ----------
     transfer, mu, s, **params
-        As in :func:`gaussian_mean_rate`.
+        As in :func:`gaussian_moment`.
 
     Returns
     -------
