@@ -37,6 +37,8 @@ gaussian
     input otherwise, exact substitutions where ``phi'`` diverges).
 normal
     Tail moments of the standard normal, stable far in the tails (the closed form's parts).
+gaussian_quad
+    The Gaussian averages of the other transfers, by quadrature.
 fixed_point
     :func:`fixed_point` and :class:`FixedPoint`: contraction bound, damped relaxation,
     Newton's method, stability.
@@ -64,9 +66,10 @@ DataArray) and ``check_transfer``; ``pwl``: ``Ramps``, ``leaky_relu_ramps(*param
 ``fixed_point.network_arrays(W, I0, tau)`` (validated network arrays, used by linear);
 ``linear.lowpass`` (used by sinusoid); ``normal``: ``density``, ``tail_moments``,
 ``interval_moments``, ``piece_power_sums``; ``gaussian.variance_slope`` and
-``gaussian.MAX_POWER``. Layers point one way: common, pwl, quadrature <- fixed_point <-
-linear <- sinusoid; gaussian uses common, normal, pwl and quadrature only; depth uses
-gaussian.
+``gaussian.MAX_POWER``; ``gaussian_quad``: ``expect``, ``quad_powers``,
+``quad_slope_powers``, ``slope_raw``, ``METHOD``. Layers point one way: common, pwl,
+quadrature <- fixed_point <- linear <- sinusoid; normal, quadrature <- gaussian_quad <-
+gaussian (with common and pwl) <- depth; fixed_point <- multistart.
 """
 
 from neurorect.theory.depth import depth_fixed_point, depth_propagation
