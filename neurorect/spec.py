@@ -54,6 +54,7 @@ from neurorect._validate import (
 )
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.initial import InitialState, as_init, initial_values
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import field_dimension, to_si
 
@@ -99,8 +100,11 @@ class Population:
         "gain": ..., ...}``, unit strings allowed).
     form : {"rate", "voltage"}
         Which state equation (see module docstring).
-    init : float
+    init : float, sequence or InitialState
         Initial state: rate (Hz) in rate form, input ``v`` (drive units) in voltage form.
+        One number, one value per unit, or a seeded distribution (a table
+        ``{ kind = "normal", mean = ..., std = ..., seed = ... }``, see
+        :mod:`neurorect.initial`).
     """
 
     name: str
@@ -108,7 +112,7 @@ class Population:
     transfer: Transfer = field(default_factory=LeakyReLU)
     size: int = 1
     form: str = "rate"
-    init: float = 0.0
+    init: float | tuple[float, ...] | InitialState = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.transfer, Mapping):
@@ -120,12 +124,19 @@ class Population:
         check_positive("tau", self.tau, unit="s")
         check_integer("size", self.size, low=1)
         check_choice("form", self.form, FORMS)
-        object.__setattr__(self, "init", float(_si("Population", "init", self.init,
-                                                    form=self.form)))
+        init = self.init
+        if not isinstance(init, (dict, InitialState)):  # numbers, unit strings, lists
+            init = _si("Population", "init", init, form=self.form)
+        object.__setattr__(self, "init", as_init(init))
+        initial_values(self.init, self.size)  # per-unit lists must have ``size`` values
         if not isinstance(self.transfer, Transfer):
             raise ModelError("must be a transfer", key="transfer", value=self.transfer,
                              allowed="a neurorect transfer (LeakyReLU, Softplus, ...) or "
                                      "a table { kind = 'leaky_relu', gain = ..., ... }")
+
+    def initial_values(self) -> np.ndarray:
+        """The initial state of each unit (state units), from ``init``."""
+        return initial_values(self.init, self.size)
 
 
 @dataclass(frozen=True)
