@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from neurorect._plan import Plan
+from neurorect._recording import sum_name, unit_label
 from neurorect.errors import ModelError, SimulationError
 from neurorect.kernels.layout import RESYNC, Coupling, Evolving, Recording, Setup
 from neurorect.kernels.network import run_network
@@ -54,9 +55,9 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=int(blas_threads), user_api="blas"):
-            _chunk_loop(advance, n_steps, chunk, progress, evolving.fail, plan, setup.dt)
+            _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup.dt)
     else:
-        _chunk_loop(advance, n_steps, chunk, progress, evolving.fail, plan, setup.dt)
+        _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup.dt)
 
 
 def coupling_arrays(W: np.ndarray, mode: str, dtype) -> Coupling:
@@ -80,20 +81,24 @@ def coupling_arrays(W: np.ndarray, mode: str, dtype) -> Coupling:
     return Coupling(np.ascontiguousarray(W, dtype=dtype), empty_int, empty_int, np.zeros(0))
 
 
-def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None, fail: np.ndarray,
+def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None, evolving: Evolving,
                 plan: Plan, dt: float) -> None:
     from tqdm.auto import tqdm
 
+    fail = evolving.fail
     bar = None
     started = time.perf_counter()
     step = 0
     try:
         while step < n_steps:
             steps = min(chunk, n_steps - step)
+            before = _snapshot(evolving)
             advance(step, steps)
-            step += steps
             if np.any(fail >= 0):
                 _raise_non_finite(plan, fail, dt)
+            if not np.all(np.isfinite(evolving.acc)):
+                _raise_non_finite_sums(advance, evolving, before, step, steps, plan, dt)
+            step += steps
             if bar is None and progress is not False and step < n_steps:
                 elapsed = time.perf_counter() - started
                 predicted = elapsed * n_steps / step
@@ -110,11 +115,38 @@ def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None, fail: 
 def _raise_non_finite(plan: Plan, fail: np.ndarray, dt: float) -> None:
     failed = np.flatnonzero(fail >= 0)
     u = failed[np.argmin(fail[failed])]
-    b, i = divmod(int(u), plan.n_neurons)
-    population = next(name for name, (lo, hi) in plan.model.offsets.items() if lo <= i < hi)
-    where = f" of batch element {b}" if plan.n_batch > 1 else ""
     raise SimulationError(
-        f"non-finite state at t = {fail[u] * dt:.6g} s (step {fail[u]}) in neuron {i} "
-        f"(population {population!r}){where}: the dynamics diverged; check the coupling "
+        f"non-finite state at t = {fail[u] * dt:.6g} s (step {fail[u]}) in "
+        f"{unit_label(plan, u)}: the dynamics diverged; check the coupling "
         "strength (a rate network is unstable when gain * ||W|| > 1 along an unstable "
         "direction), the transfer's growth, and dt")
+
+
+def _snapshot(evolving: Evolving) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return evolving.state.copy(), evolving.ou.copy(), evolving.acc.copy()
+
+
+def _raise_non_finite_sums(advance, evolving: Evolving, before, step0: int, steps: int,
+                           plan: Plan, dt: float) -> None:
+    """SimulationError naming the step, the unit and the statistics sum that overflowed
+    while every rate stayed finite. The chunk ``[step0, step0 + steps)`` is replayed from
+    its start in halves (results do not depend on the chunking), so the step is pinned in
+    about two chunks' work."""
+    low, high = step0, step0 + steps  # sums finite after step `low`, not after `high`
+    while high - low > 1:
+        middle = (low + high) // 2
+        evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+        advance(low, middle - low)
+        if np.all(np.isfinite(evolving.acc)):
+            before, low = _snapshot(evolving), middle
+        else:
+            high = middle
+    evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+    advance(low, 1)
+    unit, k = (int(i) for i in np.argwhere(~np.isfinite(evolving.acc))[0])
+    rate = float(np.max(np.abs(evolving.state)))
+    raise SimulationError(
+        f"non-finite statistics at t = {low * dt:.6g} s (step {low}): {sum_name(k)} of "
+        f"{unit_label(plan, unit)} overflowed although every rate stayed finite (largest "
+        f"|state| {rate:.3g}); rescale the model (gain, threshold or drive near the float "
+        "range, ~1.8e308)")
