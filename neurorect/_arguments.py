@@ -134,11 +134,12 @@ def frequencies_argument(key: str, freqs: Any, *, nyquist: float | None = None) 
         raise ModelError("frequencies must be a non-empty 1-D list", key=key,
                          value=_describe(freqs), allowed=f"a non-empty 1-D list, {allowed}")
     bad = ~np.isfinite(array) | (array <= 0)
-    if nyquist is not None:
-        bad |= array >= nyquist
     if np.any(bad):
-        raise ModelError("frequency out of range", key=key, value=float(array[bad][0]),
-                         allowed=allowed)
+        raise ModelError("frequencies must be finite and positive", key=key,
+                         value=array[bad].tolist()[:4], allowed=allowed)
+    if nyquist is not None and np.any(array >= nyquist):
+        raise ModelError("frequency at or above the Nyquist frequency", key=key,
+                         value=float(array.max()), allowed=allowed)
     return array
 
 
