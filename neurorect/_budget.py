@@ -26,7 +26,8 @@ from typing import NamedTuple
 
 from neurorect.errors import ModelError
 
-__all__ = ["Cost", "run_cost", "check_cost", "DEFAULT_MAX_WORK", "work_limit", "memory_limit"]
+__all__ = ["Cost", "run_cost", "sweep_cost", "check_cost", "DEFAULT_MAX_WORK", "work_limit",
+           "memory_limit"]
 
 #: Default largest run, neuron-steps (see the module docstring).
 DEFAULT_MAX_WORK = 1e11
@@ -123,3 +124,12 @@ def _environment(name: str, default: float) -> float:
         raise ModelError("environment variable must be positive", key=name, value=text,
                          allowed="a positive number, or 'inf'")
     return value
+
+
+def sweep_cost(*, n_points: int, n_dims: int, n_populations: int, n_harmonics: int,
+               neuron_steps: float) -> Cost:
+    """The :class:`Cost` of a sweep's own arrays (the layout's per-point indices, the
+    chunks' results and the assembled grid, ~3 copies) and its total neuron-steps; each
+    chunk's run is checked by :func:`neurorect.simulate` itself."""
+    per_point = 8 * (2 * n_dims + 4) + 3 * 8 * (n_populations * (2 + 2 * n_harmonics) + 4)
+    return Cost(float(n_points) * per_point, float(neuron_steps))
