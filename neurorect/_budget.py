@@ -92,7 +92,7 @@ def check_cost(cost: Cost, *, max_work: float | None, max_memory: float | None,
             f"(at least {_duration_text(hours)} at the engine's best speed of "
             f"~{_BEST_SPEED:.0e} neuron-steps/s); check dt, the duration and the grid, or "
             "pass max_work=... (math.inf for no limit) or set NEURORECT_MAX_WORK",
-            key="max_work", value=max_work, allowed=f"work <= {work:.3g} neuron-steps")
+            key="max_work", value=work, allowed=f"work <= {work:.3g} neuron-steps")
     memory = memory_limit(max_memory)
     if cost.bytes > memory:
         raise ModelError(
@@ -100,7 +100,7 @@ def check_cost(cost: Cost, *, max_work: float | None, max_memory: float | None,
             f"{memory / 2**30:.3g} GiB (80 % of this machine's memory unless set); use fewer "
             "neurons or batch copies (run_sweep cuts a grid into chunks), record less, or "
             "pass max_memory=... (bytes) or set NEURORECT_MAX_MEMORY",
-            key="max_memory", value=max_memory, allowed=f"memory <= {memory:.4g} bytes")
+            key="max_memory", value=memory, allowed=f"memory <= {memory:.4g} bytes")
 
 
 def _duration_text(hours: float) -> str:

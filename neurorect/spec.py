@@ -326,6 +326,8 @@ class Model:
                                  allowed=", ".join(names), file=self.source)
             size = self.population(pop_name).size
             for key in ("I0", "I1", "freq", "phase"):
+                if not isinstance(getattr(drive, key), tuple):
+                    continue  # one number fits any size: no array of `size` values needed
                 try:
                     drive.per_neuron(key, size)
                 except ModelError as error:
