@@ -273,10 +273,22 @@ def noise_input(model: Model, duration: float | str | None = None, *, dt=None,
         ``eta`` (drive units), dims ([batch,] time, neuron), sampled like ``rate``: the value
         held over step n is at ``time = n dt``. Neurons without OU noise give zeros.
     """
+    model = model_argument(model)
+    for key, value in (("duration", duration), ("dt", dt)):
+        quantity_argument(key, value)
+    seed_argument("seed", seed)
+    batch_argument(batch)
+    record_every = whole_argument("record_every", record_every, optional=False)
     model = _overrides(model, duration=duration, dt=dt, seed=seed)
     sim = model.simulation
-    plan = compile_plan(model, seed=sim.seed, batch=batch)
     n_steps = int(round(sim.duration / sim.dt))
+    n_chosen = model.size if neurons is None else np.unique(np.asarray(neurons)).size
+    n_batch = max((len(v) for v in (batch or {}).values()), default=1)
+    check_cost(run_cost(n_units=n_batch * model.size, n_neurons=model.size, n_steps=n_steps,
+                        n_harmonics=0, record_bytes=8.0 * n_batch * n_chosen
+                        * -(-n_steps // record_every)), max_work=None, max_memory=None,
+               what="this noise trace")
+    plan = compile_plan(model, seed=sim.seed, batch=batch)
     chosen = np.arange(plan.n_neurons) if neurons is None else np.asarray(neurons, dtype=int)
     units = (np.arange(plan.n_batch)[:, None] * plan.n_neurons + chosen).ravel()
     traces = ou_traces(plan.keys[units], plan.ou_init[units], plan.params[units], sim.dt,

@@ -42,6 +42,7 @@ from neurorect._arguments import (
     model_argument,
     quantity_argument,
     seed_argument,
+    text_argument,
     whole_argument,
 )
 from neurorect._schema import attrs, provenance
@@ -431,7 +432,7 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
     error_tol = limit_argument("error_tol", error_tol, "relative error")
     transient, duration = (_seconds(key, value) for key, value in
                            (("transient", transient), ("duration", duration)))
-    population = _driven_population(model, population)
+    population = _driven_population(model, text_argument("population", population))
     I0 = model.drive_scalar(population, "I0") if I0 is None else _number("I0", I0)
     I1 = model.drive_scalar(population, "I1") if I1 is None else _number("I1", I1)
     if not I1 > 0:

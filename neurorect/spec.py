@@ -467,6 +467,10 @@ class Model:
         layout; see :mod:`neurorect._paths`), and validated like a model file: errors name
         the file and the full key.
         """
+        if not isinstance(values, Mapping):
+            raise ModelError("must be a mapping of dotted paths to values", key="values",
+                             value=type(values).__name__, allowed="{'drives.E.I0': 0.5, ...}",
+                             file=self.source)
         return self.replace(**changed_fields(self, values))
 
     def get_value(self, path: str) -> Any:

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurorect._arguments import float_array
+from neurorect.errors import ModelError
 from neurorect.fourier.phase import TWO_PI, wrap_phase
 
 __all__ = ["harmonics_from_sums", "leakage_bound", "geometric_sums", "measurable_harmonics"]
@@ -165,8 +167,7 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
         and for the harmonics at or above the Nyquist frequency (see
         :func:`measurable_harmonics`; the fit then uses the harmonics below it).
     """
-    acc = np.asarray(acc, dtype=complex)
-    counts = np.asarray(counts, dtype=float)
+    acc, counts, dt = _checked_sums(acc, counts, dt)
     if freq is None or dt is None or start is None:
         with np.errstate(invalid="ignore", divide="ignore"):
             r0 = acc[..., 0].real / counts
@@ -205,13 +206,34 @@ def measurable_harmonics(freq, dt: float, n_harmonics: int) -> np.ndarray:
     return np.clip(np.where(freq > 0, below, 0), 0, n_harmonics).astype(np.int64)
 
 
+def _checked_sums(acc, counts, dt):
+    """``acc`` (..., K + 1) complex and ``counts`` (...) as arrays, ``dt`` > 0 or None."""
+    try:
+        acc = np.asarray(acc, dtype=complex)
+    except (TypeError, ValueError):
+        raise ModelError("must be complex sums", key="acc", value=type(acc).__name__,
+                         allowed="an array (..., K + 1) of complex sums") from None
+    counts = float_array("counts", counts, allowed="sample counts")
+    if acc.ndim < 1 or acc.shape[-1] < 1 or counts.shape != acc.shape[:-1]:
+        raise ModelError("counts must have the shape of acc without its last axis", key="counts",
+                         value=f"shape {counts.shape}", allowed=f"shape {acc.shape[:-1]}")
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise ModelError("must be a positive time step", key="dt", value=dt,
+                         allowed="0 < dt < inf (s)")
+    return acc, counts, dt
+
+
 def leakage_bound(freq, dt: float, counts, periods, n_harmonics: int) -> np.ndarray:
     """``lambda`` of the module docstring: the largest change of any ``z_k`` (and twice the
     largest change of ``r0``) per unit amplitude of one harmonic ``j > K`` with
     ``(j + K) f <= 1/(2 dt)``, for windows of ``counts`` samples meant to hold ``periods``
     whole periods of ``freq`` (Hz). 0 for exact whole-step periods; NaN where ``freq`` is 0,
     ``periods`` is 0 or the Neumann bound does not apply (``N <= pi K |delta|``)."""
-    freq, counts, periods = (np.asarray(v, dtype=float) for v in (freq, counts, periods))
+    if not (np.isfinite(dt) and dt > 0):
+        raise ModelError("must be a positive time step", key="dt", value=dt,
+                         allowed="0 < dt < inf (s)")
+    freq, counts, periods = (float_array(name, v) for name, v in
+                             (("freq", freq), ("counts", counts), ("periods", periods)))
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = np.abs(counts - periods / (freq * dt))
         denominator = counts - np.pi * n_harmonics * delta

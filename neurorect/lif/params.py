@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from neurorect._arguments import float_array
 from neurorect.errors import ModelError
 
 __all__: list[str] = []  # internal to neurorect.lif (see its docstring)
@@ -39,7 +40,7 @@ NEURON = ("mu", "sigma", "tau_m", "v_th", "v_reset", "t_ref")
 def _check(name: str, value: ArrayLike) -> NDArray:
     """``value`` as a float array; ModelError naming ``name``, the first bad value and range."""
     ok_fn, allowed = _RULES[name]
-    arr = np.asarray(value, dtype=float)
+    arr = float_array(name, value, allowed=allowed)
     ok = np.isfinite(arr)
     if ok_fn is not None:
         ok &= ok_fn(arr)

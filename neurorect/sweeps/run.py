@@ -11,7 +11,7 @@ from typing import Any
 
 import xarray as xr
 
-from neurorect._arguments import limit_argument, quantity_argument
+from neurorect._arguments import flag_argument, limit_argument, quantity_argument
 from neurorect._budget import check_cost, sweep_cost
 from neurorect._validate import check_choice, check_integer, closest_hint
 from neurorect.errors import ModelError, NeurorectWarning
@@ -116,6 +116,7 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
         A point diverged.
     """
     model = _checked_arguments(model, measure, executor, scheduler, dtype, record,
+                               {"resume": resume, "overwrite": overwrite, "progress": progress},
                                n_periods=n_periods, n_workers=n_workers, chunk_size=chunk_size,
                                n_harmonics=n_harmonics)
     duration = None if duration is None else parse_quantity(quantity_argument("duration",
@@ -190,7 +191,8 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
 
 
 def _checked_arguments(model: Any, measure: Any, executor: str, scheduler: Any, dtype: str,
-                       record: str | None, **integers: int | None) -> Model:
+                       record: str | None, flags: dict[str, Any],
+                       **integers: int | None) -> Model:
     """The model (loaded if a path); ModelError for a bad argument, before anything runs."""
     if isinstance(model, (str, Path)):
         model = load_model(model)
@@ -205,6 +207,9 @@ def _checked_arguments(model: Any, measure: Any, executor: str, scheduler: Any, 
     elif not callable(measure):
         raise ModelError("must be a measure name or a callable", key="measure",
                          value=measure, allowed=", ".join(MEASURES) + ", or a callable")
+    for key in ("resume", "overwrite"):
+        flag_argument(key, flags[key], optional=False)
+    flag_argument("progress", flags["progress"])
     check_choice("executor", executor, ("local", "dask"))
     check_choice("dtype", dtype, ("float64", "float32"))
     if record is not None:

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
+from neurorect._arguments import float_array
 from neurorect._validate import check_finite, check_range
 from neurorect.theory.common import TWO_PI, check_transfer
 from neurorect.theory.pwl import LEAKY_NAMES, Ramps, leaky_relu_ramps
@@ -74,8 +75,8 @@ def _pwl_gaussian(ramps: Ramps, mu: np.ndarray, s: np.ndarray, which: str) -> np
 def _gaussian(transfer: Transfer, mu, s, which: str) -> float | np.ndarray:
     """Validate, then the closed form (leaky ReLU) or the quadrature; ``which``: rate, gain."""
     check_transfer(transfer)
-    mu, s = np.broadcast_arrays(np.asarray(check_finite("mu", mu), float),
-                                np.asarray(s, float))
+    mu, s = np.broadcast_arrays(check_finite("mu", float_array("mu", mu)),
+                                float_array("s", s))
     check_range("s", s, low=0.0, high=math.inf, high_open=True)
     if isinstance(transfer, LeakyReLU):
         ramps = leaky_relu_ramps(*(getattr(transfer, name) for name in LEAKY_NAMES)).active()
