@@ -35,6 +35,8 @@ def record_layout(plan: Plan, neurons, sim: Simulation, n_steps: int, dtype: str
     recording over ``max_bytes``.
     """
     n = plan.n_neurons
+    if neurons is not None:
+        _neuron_indices(neurons)  # checked even when nothing is recorded
     if sim.record == "none":
         chosen = np.zeros(0, dtype=np.int64)
     elif neurons is None:
