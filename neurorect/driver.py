@@ -5,9 +5,11 @@ batch, ``batch`` (with one coordinate per batched parameter, named after it). Va
 
 * ``rate`` (time, neuron), Hz: the recorded rate (or ``state`` with ``record="state"``);
 * ``r0`` (neuron), Hz, and ``amplitude``/``phase`` (neuron, harmonic), Hz and rad: streaming
-  statistics computed inside the kernel over whole periods of each neuron's analysis
-  frequency ``stat_freq`` after the transient, in the sine convention
-  ``r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)``;
+  statistics accumulated inside the kernel over ``stat_periods`` whole periods (rounded to
+  steps: ``stat_duration``) of each neuron's analysis frequency ``stat_freq`` after the
+  transient and fitted by exact least squares (:mod:`neurorect.fourier.sums`; leakage bound
+  ``stat_leakage``), in the sine convention ``r(t) = r0 + sum_k A_k sin(2 pi k f t +
+  phase_k)``; NaN together below ``min_periods`` whole periods;
 * ``mean_rate`` (population), Hz: population average of ``r0``.
 
 The work is shared out: :mod:`neurorect._plan` compiles the model into the kernels' arrays,
