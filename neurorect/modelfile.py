@@ -144,6 +144,9 @@ def load_model(path: str | Path) -> Model:
     ModelError
         Naming the file, the key, the value and what is allowed.
     """
+    if not isinstance(path, (str, Path)):
+        raise ModelError("must be the path of a model file", key="path",
+                         value=type(path).__name__, allowed="a str or pathlib.Path (.toml)")
     path = Path(path)
     try:
         text = path.read_text()
@@ -208,4 +211,7 @@ def dumps_model(model: Model) -> str:
 def dump_model(model: Model, path: str | Path) -> None:
     """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model
     (atomically, see :func:`neurorect.io.atomic_path`)."""
+    if not isinstance(model, Model):
+        raise ModelError("must be a model", key="model", value=type(model).__name__,
+                         allowed="a neurorect.Model")
     write_text(path, dumps_model(model))

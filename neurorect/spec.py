@@ -356,6 +356,8 @@ class Model:
                                  allowed=", ".join(names), file=self.source)
             size = self.population(pop_name).size
             for key in ("I0", "I1", "freq", "phase"):
+                if not isinstance(getattr(drive, key), tuple):
+                    continue  # one number fits any size: no array of `size` values needed
                 try:
                     drive.per_neuron(key, size)
                 except ModelError as error:
@@ -495,6 +497,10 @@ class Model:
         layout; see :mod:`neurorect._paths`), and validated like a model file: errors name
         the file and the full key.
         """
+        if not isinstance(values, Mapping):
+            raise ModelError("must be a mapping of dotted paths to values", key="values",
+                             value=type(values).__name__, allowed="{'drives.E.I0': 0.5, ...}",
+                             file=self.source)
         return self.replace(**changed_fields(self, values))
 
     def get_value(self, path: str) -> Any:

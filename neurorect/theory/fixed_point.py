@@ -14,6 +14,7 @@ import numpy as np
 import scipy.optimize
 import xarray as xr
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
 from neurorect._validate import check_choice, check_finite, check_integer, check_range
 from neurorect.errors import ModelError
@@ -61,14 +62,14 @@ class _Neurons:
 
 
 def network_arrays(W, I0, tau):
-    W = np.asarray(W, dtype=float)
+    W = float_array("W", W, allowed="an (N, N) matrix of numbers")
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ModelError("must be a square (post x pre) matrix", key="W",
                          value=f"array of shape {W.shape}", allowed="shape (N, N)")
     n = W.shape[0]
     check_finite("W", W)
-    I0 = np.broadcast_to(np.asarray(check_finite("I0", I0), float), (n,)).copy()
-    tau = np.broadcast_to(np.asarray(tau, float), (n,)).copy()
+    I0 = float_array("I0", check_finite("I0", float_array("I0", I0)), shape=(n,)).copy()
+    tau = float_array("tau", tau, shape=(n,)).copy()
     check_range("tau", tau, low=0.0, low_open=True, high=math.inf, high_open=True, unit="s")
     return W, I0, tau
 

@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import ndtr
 
+from neurorect._arguments import float_array
 from neurorect._validate import check_finite, check_integer, check_range
 from neurorect.errors import ModelError, NeurorectWarning
 from neurorect.theory.common import DRIVE, PARAM_UNITS, annotate, argument, check_transfer
@@ -74,7 +75,8 @@ class _Inputs:
             if name not in names:
                 raise ModelError(f"unknown parameter of {type(transfer).__name__}", key=name,
                                  value=params[name], allowed=", ".join(names))
-        arrays = [np.asarray(check_finite("mu", mu), float), np.asarray(s, float)]
+        arrays = [np.asarray(check_finite("mu", float_array("mu", mu)), float),
+                  np.asarray(float_array("s", s), float)]
         arrays += [np.asarray(value, float) for value in params.values()]
         arrays = np.broadcast_arrays(*arrays)
         check_range("s", arrays[1], low=0.0, high=math.inf, high_open=True)
