@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from neurorect import _progress
 from neurorect._plan import Plan
 from neurorect._recording import sum_name, unit_label
 from neurorect.errors import ModelError, SimulationError
@@ -86,8 +87,6 @@ def coupling_arrays(W: np.ndarray, mode: str, dtype) -> Coupling:
 
 def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None,
                 evolving: Evolving, plan: Plan, setup: Setup) -> None:
-    from tqdm.auto import tqdm
-
     bar = None
     started = time.perf_counter()
     step = 0
@@ -101,12 +100,13 @@ def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None,
             if not np.all(np.isfinite(evolving.acc)):
                 _raise_non_finite_sums(advance, evolving, before, step, steps, plan, setup.dt)
             step += steps
-            if bar is None and progress is not False and step < n_steps:
+            if bar is None and progress is not False and step < n_steps and (
+                    progress or _progress.is_configured() is not False):
                 elapsed = time.perf_counter() - started
                 predicted = elapsed * n_steps / step
-                if progress or predicted > _PROGRESS_AFTER:
-                    bar = tqdm(total=n_steps, initial=step, unit="step", unit_scale=True,
-                               desc="simulate", leave=False)
+                if progress or predicted > _PROGRESS_AFTER:  # --quiet: configured False
+                    bar = _progress.bar(n_steps, "simulate", unit="step", enabled=True,
+                                        initial=step, unit_scale=True)
             elif bar is not None:
                 bar.update(steps)
     finally:

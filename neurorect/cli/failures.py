@@ -98,7 +98,7 @@ def _configure(args: argparse.Namespace, command: str):
     from neurorect import _progress
 
     quiet = bool(args.quiet)
-    before = (_progress.is_configured(), warnings.showwarning)
+    before = (_progress.is_configured(), warnings.showwarning, os.environ.get("TQDM_DISABLE"))
     _progress.configure(enabled=False if quiet else None)
     if quiet:  # bars of rooms that do not go through _progress, and of Dask workers
         os.environ["TQDM_DISABLE"] = "1"
@@ -114,6 +114,10 @@ def _configure(args: argparse.Namespace, command: str):
     def restore() -> None:
         _progress.configure(enabled=before[0])
         warnings.showwarning = before[1]
+        if before[2] is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before[2]
 
     return restore
 
