@@ -113,7 +113,7 @@ def foreign_chunk(file: Path, store: Path, single) -> None:
     """Chunk 1 of another sweep (same grid and chunking, another duration): same points,
     a valid file, but not this sweep's."""
     other = store.parent / "other_store"
-    run_sweep(single, GRID, store=other, **{**OPTIONS, "duration": 0.4})
+    run_sweep(single, GRID, store=other, **{**OPTIONS, "duration": 0.5})
     shutil.copyfile(chunk_file(other, 1), file)
 
 
