@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``args.handler(args)``; every failure is reported as one line (see the module)."""
     command = f"neurorect {args.command}"
     restore = _configure(args, command)
+    sigint = signal.getsignal(signal.SIGINT)
     try:
         return int(args.handler(args) or 0)
     except (Exception, KeyboardInterrupt) as error:
@@ -45,12 +47,16 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(error, BrokenPipeError):  # e.g. `neurorect models | head -1`
             _silence_stdout()
             return FAILED
+        if isinstance(error, KeyboardInterrupt):  # one Ctrl-C is enough: a second one while
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # we report and exit is ignored
         status, message = describe(error)
         label = "interrupted" if status == INTERRUPTED else "error"
         print(f"{command}: {label}: {message}", file=sys.stderr, flush=True)
         return status
     finally:
         restore()
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and sigint is not None:
+            signal.signal(signal.SIGINT, sigint)  # for callers of main() in a running program
 
 
 def describe(error: BaseException) -> tuple[int, str]:
