@@ -37,7 +37,7 @@ from neurorect._validate import check_keys, closest_hint
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.transfer import Transfer
-from neurorect.units import Expected, field_dimension, to_si
+from neurorect.units import DimensionError, Expected, field_dimension, to_si
 
 __all__ = ["MODEL_KEYS", "POPULATION_KEYS", "Changes", "nest_paths", "changed",
            "changed_fields", "value_at", "table_keys", "table_errors", "dimension_at",
@@ -137,7 +137,8 @@ def table_errors(prefix: str, file: str | None, value: Any) -> Iterator[None]:
         raise error.in_context(prefix=prefix, file=file) from None
     except TypeError as error:
         raise ModelError(str(error), key=prefix, value=value,
-                         allowed="see the model-file reference", file=file) from None
+                         allowed="see the model-file reference, docs/model-files.md",
+                         file=file) from None
 
 
 def _tables(model: Any) -> dict[str, Any]:
@@ -228,9 +229,11 @@ def dimension_at(model: Any, path: str) -> Expected | None:
 def si_values(model: Any, path: str, values: Any) -> Any:
     """``values`` (a number, a unit string, a Brian2 quantity, or a sequence or array of
     them) given for the parameter at ``path``, in SI: a float or a float ndarray.
-    ModelError (a DimensionError for a unit of another dimension) naming the model's file,
-    the path, the value and the expected dimension."""
+    ModelError naming the model's file, the path, the value and what is allowed: a
+    DimensionError for a unit of another dimension, else (not a number) a plain one."""
     try:
         return to_si(values, dimension_at(model, path), key=path)
     except ModelError as error:
-        raise error.in_context(file=model.source) from None
+        kind = DimensionError if isinstance(error, DimensionError) else ModelError
+        raise kind(error.detail, key=error.key, value=error.value, allowed=error.allowed,
+                   file=model.source) from None

@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # xarray is imported by save and load only: model files need 
     import xarray as xr
 
 __all__ = ["FileError", "atomic_path", "write_atomic", "write_text", "write_netcdf", "save",
-           "load", "TEMPORARY_MARK"]
+           "load", "resolve_target", "TEMPORARY_MARK"]
 
 #: Part of the name of every temporary file :func:`atomic_path` makes
 #: (``.NAME.XXXXXXXX.tmp.SUFFIX``).
@@ -80,6 +80,14 @@ def _target(path: str | Path) -> tuple[Path, os.stat_result | None]:
         raise FileError(f"cannot write {given}: it is {kind}{via}, not a regular file; give "
                         "the path of a file to write") from None
     return target, info
+
+
+def resolve_target(path: str | Path) -> Path:
+    """The file a write to ``path`` goes to (symlinks followed), checked before any work:
+    FileError naming ``path`` if it is a directory, a device, a FIFO or a socket. The file
+    need not exist. (The command line calls this on ``--out``, ``--plot``, ``--csv`` before
+    it computes anything; :func:`atomic_path` checks again when it writes.)"""
+    return _target(path)[0]
 
 
 def _reserve(target: Path) -> Path:
@@ -234,8 +242,8 @@ def write_netcdf(dataset: xr.Dataset, path: str | Path, *, name: str | Path | No
     the file the user asked for, when ``path`` is a temporary one) and the cause."""
     clean = dataset.copy()
     clean.attrs = _plain_attrs(clean.attrs)
-    for name in list(clean.variables):
-        clean[name].attrs = _plain_attrs(clean[name].attrs)
+    for variable in list(clean.variables):
+        clean[variable].attrs = _plain_attrs(clean[variable].attrs)
     try:
         clean.to_netcdf(path)
     except FileError:
@@ -292,7 +300,7 @@ def load(path: str | Path) -> xr.Dataset:
         raise FileError(f"cannot read {path}: no such file") from None
     except OSError as error:
         raise FileError(f"cannot read {path}: {_cause(error, Path(path).parent)}") from None
-    except (ValueError, RuntimeError, KeyError) as error:  # not netCDF, or damaged
-        raise FileError(f"cannot read {path}: not a readable netCDF file "
-                        f"({_first_line(error)})") from None
+    except (ValueError, RuntimeError, KeyError):  # xarray: no backend opens it
+        raise FileError(f"cannot read {path}: not a readable netCDF file (damaged, "
+                        "truncated, or another format)") from None
 

@@ -3,8 +3,11 @@
 A model is written as a TOML file (see ``models/`` and :mod:`neurorect.modelfile`) with the
 tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]`` (one per driven population),
 ``[connections.NAME]`` and ``[lif]``; each table is one of the dataclasses here. Quantities
-may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) and are
-converted to SI on construction. Every parameter has a dotted path that mirrors the file, e.g.
+may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) or as Brian2
+quantities and are converted to SI on construction, their dimension checked against
+:data:`neurorect.units.FIELD_DIMENSIONS` (``tau = "10 kHz"`` is a ModelError naming the key,
+the value and the dimension expected; bare numbers are SI). Every parameter has a dotted path
+that mirrors the file, e.g.
 ``populations.E.transfer.alpha``, ``drives.E.freq``, ``connections.EI.weight``,
 ``simulation.dt``; :meth:`Model.with_values` sets parameters by path (through
 :mod:`neurorect._paths`) and :func:`neurorect.run_sweep` sweeps them.
@@ -51,6 +54,7 @@ from neurorect._validate import (
 )
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.initial import InitialState, as_init, initial_values
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import field_dimension, to_si
 
@@ -69,6 +73,8 @@ def _si(table: str, key: str, value, **context) -> Any:
     """``value`` (a number, a unit string or a Brian2 quantity) in SI, its dimension checked
     against field ``key`` of the class ``table`` in :data:`neurorect.units.FIELD_DIMENSIONS`
     (ModelError naming the key, the value and the expected dimension)."""
+    if type(value) is float or type(value) is int:  # already SI: nothing to check
+        return float(value)
     try:
         return to_si(value, field_dimension(table, key, **context), key=key)
     except ModelError:
@@ -94,8 +100,11 @@ class Population:
         "gain": ..., ...}``, unit strings allowed).
     form : {"rate", "voltage"}
         Which state equation (see module docstring).
-    init : float
+    init : float, sequence or InitialState
         Initial state: rate (Hz) in rate form, input ``v`` (drive units) in voltage form.
+        One number, one value per unit, or a seeded distribution (a table
+        ``{ kind = "normal", mean = ..., std = ..., seed = ... }``, see
+        :mod:`neurorect.initial`).
     """
 
     name: str
@@ -103,7 +112,7 @@ class Population:
     transfer: Transfer = field(default_factory=LeakyReLU)
     size: int = 1
     form: str = "rate"
-    init: float = 0.0
+    init: float | tuple[float, ...] | InitialState = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.transfer, Mapping):
@@ -115,12 +124,19 @@ class Population:
         check_positive("tau", self.tau, unit="s")
         check_integer("size", self.size, low=1)
         check_choice("form", self.form, FORMS)
-        object.__setattr__(self, "init", float(_si("Population", "init", self.init,
-                                                    form=self.form)))
+        init = self.init
+        if not isinstance(init, (dict, InitialState)):  # numbers, unit strings, lists
+            init = _si("Population", "init", init, form=self.form)
+        object.__setattr__(self, "init", as_init(init))
+        initial_values(self.init, self.size)  # per-unit lists must have ``size`` values
         if not isinstance(self.transfer, Transfer):
             raise ModelError("must be a transfer", key="transfer", value=self.transfer,
                              allowed="a neurorect transfer (LeakyReLU, Softplus, ...) or "
                                      "a table { kind = 'leaky_relu', gain = ..., ... }")
+
+    def initial_values(self) -> np.ndarray:
+        """The initial state of each unit (state units), from ``init``."""
+        return initial_values(self.init, self.size)
 
 
 @dataclass(frozen=True)
@@ -129,7 +145,9 @@ class Connection:
 
     See the module docstring for the kinds. ``weight`` is in drive units per Hz in rate
     form (it multiplies rates) and drive units per Hz in voltage form too (it multiplies
-    ``phi(v)``).
+    ``phi(v)``): ``0.1`` (SI: 1/Hz for dimensionless drive), ``"0.1 s"`` or ``"2 mV/Hz"``.
+    ``g`` (the spread of gaussian weights) is in the same units; ``probability`` is
+    dimensionless.
     """
 
     name: str
@@ -338,6 +356,8 @@ class Model:
                                  allowed=", ".join(names), file=self.source)
             size = self.population(pop_name).size
             for key in ("I0", "I1", "freq", "phase"):
+                if not isinstance(getattr(drive, key), tuple):
+                    continue  # one number fits any size: no array of `size` values needed
                 try:
                     drive.per_neuron(key, size)
                 except ModelError as error:
@@ -477,6 +497,10 @@ class Model:
         layout; see :mod:`neurorect._paths`), and validated like a model file: errors name
         the file and the full key.
         """
+        if not isinstance(values, Mapping):
+            raise ModelError("must be a mapping of dotted paths to values", key="values",
+                             value=type(values).__name__, allowed="{'drives.E.I0': 0.5, ...}",
+                             file=self.source)
         return self.replace(**changed_fields(self, values))
 
     def get_value(self, path: str) -> Any:

@@ -69,6 +69,8 @@ class Transfer:
         names = [f.name for f in fields(self)]
         for name in sorted(names, key=lambda n: n == "k"):
             value = getattr(self, name)
+            if type(value) is float:  # already SI (the common case): nothing to convert
+                continue
             dimension = field_dimension(type(self).__name__, name,
                                         **self._dimension_context(name))
             try:

@@ -367,6 +367,8 @@ def parse_quantity(value: str | float | int, dimension: str | Expected | None = 
     ModelError
         A string that is not a number followed by a known unit (a ValueError too).
     """
+    if type(value) is float or type(value) is int:  # the common case: an SI number, fast
+        return float(value)
     want = expected(dimension) if dimension is not None else None
     if isinstance(value, (bool, np.bool_)):
         raise _malformed(value, "must be a number, not a boolean", want, key)
@@ -399,6 +401,8 @@ def to_si(value: Any, dimension: str | Expected | None = None, *, key: str | Non
 
     Returns a float for scalars and a float64 ndarray for sequences and arrays.
     """
+    if type(value) is float or type(value) is int:  # the common case: an SI number, fast
+        return float(value)
     want = expected(dimension) if dimension is not None else None
     dim = _brian2_dimension(value)
     if dim is not None:  # a Brian2 quantity (an ndarray, 0-d for a scalar): one dimension

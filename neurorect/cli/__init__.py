@@ -16,7 +16,6 @@ scheduler), and 130 for Ctrl-C (with one line saying what was saved and how to c
 from __future__ import annotations
 
 import argparse
-import sys
 
 from neurorect._version import __version__
 from neurorect.cli import crossval, models, plot, response, run, show, sweep

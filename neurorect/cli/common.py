@@ -22,7 +22,8 @@ from neurorect.errors import ModelError
 
 __all__ = ["quantity", "quantities", "quantity_type", "quantities_type", "pyplot",
            "save_figure", "save_result", "write_file", "check_output", "written",
-           "load_model_arg", "parse_assignments", "Interrupted", "FIGURE_FORMATS"]
+           "load_model_arg", "split_assignments", "parse_assignments", "Interrupted",
+           "FIGURE_FORMATS"]
 
 #: Figure formats of matplotlib's Agg-based savefig (checked before any work starts).
 FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff",
@@ -99,15 +100,12 @@ def load_model_arg(text: str):
     return load_model(resolve(text))
 
 
-def parse_assignments(items: list[str], option: str, *, single: bool) -> dict[str, Any]:
-    """``["PATH=VALUES", ...]`` -> ``{path: values}`` (values as parsed by
-    :func:`neurorect.sweeps.parse_values`: ``0:1:21``, ``log:0.1:1000:31``, ``0,0.5``,
-    ``'5 ms'``). With ``single`` each path takes exactly one value (returned as a scalar)."""
-    from neurorect.sweeps.grid import parse_values
-
+def split_assignments(items: list[str], option: str, *, single: bool) -> dict[str, str]:
+    """``["PATH=VALUES", ...]`` -> ``{path: "VALUES"}``: the syntax only (no imports, so a
+    malformed option is reported at once); ModelError naming ``option``."""
     example = ("populations.E.transfer.alpha=0.3" if single
                else "populations.E.transfer.alpha=0:1:21")
-    out: dict[str, Any] = {}
+    out: dict[str, str] = {}
     for item in items:
         path, sep, spec = item.partition("=")
         path = path.strip()
@@ -117,16 +115,23 @@ def parse_assignments(items: list[str], option: str, *, single: bool) -> dict[st
         if path in out:
             raise ModelError("parameter given twice", key=option, value=path,
                              allowed="each path once")
+        out[path] = spec
+    return out
+
+
+def parse_assignments(items: list[str], option: str) -> dict[str, Any]:
+    """``["PATH=VALUE", ...]`` -> ``{path: value}``, one value per path, in the syntax of
+    sweeps (:func:`neurorect.sweeps.parse_values`: ``0.3``, ``'5 ms'``, ``rk4``)."""
+    from neurorect.sweeps.grid import parse_values
+
+    out: dict[str, Any] = {}
+    for path, spec in split_assignments(items, option, single=True).items():
         values = parse_values(spec, key=path)
-        if single:
-            if values.size != 1:
-                raise ModelError("a run takes one value per parameter (neurorect sweep "
-                                 "takes several)", key=option, value=item,
-                                 allowed=f"e.g. {example}")
-            value = values[0]
-            out[path] = value.item() if hasattr(value, "item") else value
-        else:
-            out[path] = spec
+        if values.size != 1:
+            raise ModelError("a run takes one value per parameter (neurorect sweep takes "
+                             "several)", key=option, value=f"{path}={spec}",
+                             allowed="e.g. populations.E.transfer.alpha=0.3")
+        out[path] = values[0].item()
     return out
 
 
@@ -174,21 +179,15 @@ def _example(kind: str) -> str:
 
 
 def write_file(path: str | Path, write: Callable[[Path], Any]) -> Path:
-    """Write ``path`` atomically via ``write(temporary_path)`` then a rename; an OSError
-    names the user's ``path`` and the cause. Records the path (see :func:`written`)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(temporary)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    _WRITTEN.append(path)
-    return path
+    """Write ``path`` through :func:`neurorect.io.write_atomic` (``write(temporary_path)``,
+    then a rename in the target's folder; symlinks followed, umask respected, only regular
+    files replaced); a failure is a FileError naming the user's ``path`` and the cause.
+    Records the path (see :func:`written`)."""
+    from neurorect.io import write_atomic
+
+    write_atomic(path, write)
+    _WRITTEN.append(Path(path))
+    return Path(path)
 
 
 def written() -> list[Path]:
@@ -200,7 +199,9 @@ def save_result(dataset, path: str | Path) -> Path:
     """Write a result Dataset to netCDF (:func:`neurorect.io.save`) at ``path``."""
     from neurorect.io import save
 
-    return write_file(path, lambda temporary: save(dataset, temporary))
+    save(dataset, path)  # atomic, like write_file
+    _WRITTEN.append(Path(path))
+    return Path(path)
 
 
 def pyplot():

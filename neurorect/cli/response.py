@@ -9,7 +9,7 @@ from neurorect.cli.common import (
     check_output,
     load_model_arg,
     pyplot,
-    quantity,
+    quantity_type,
     save_figure,
     save_result,
     write_file,
@@ -51,8 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--freqs", default="log:1:100:9",
                    help="drive frequencies in Hz: log:START:STOP:NUM (geometric), "
                         "START:STOP:NUM (even) or F1,F2,... (default: log:1:100:9)")
-    p.add_argument("--I0", type=quantity, help="mean drive (default: the model's)")
-    p.add_argument("--I1", type=quantity,
+    p.add_argument("--I0", type=quantity_type("drive"), help="mean drive (default: the model's)")
+    p.add_argument("--I1", type=quantity_type("drive"),
                    help="sinusoid amplitude; for broadband the noise's standard deviation "
                         "(default: the model's)")
     p.add_argument("--method", default="simulate",
@@ -66,13 +66,13 @@ def register(subparsers) -> None:
                    help="seeds: simulate (per frequency; default 8 for noisy models, else 1) "
                         "and broadband (records; default 16 for networks)")
     p.add_argument("--seed", type=int, help="first seed (trials use seed, seed+1, ...)")
-    p.add_argument("--transient", type=quantity,
+    p.add_argument("--transient", type=quantity_type("time"),
                    help="discarded initial time (default: the larger of the model's and "
                         "10 tau)")
     p.add_argument("--n-periods", type=int, default=5,
                    help="simulate: whole periods of the lowest frequency analysed "
                         "(default: 5)")
-    p.add_argument("--duration", type=quantity,
+    p.add_argument("--duration", type=quantity_type("time"),
                    help="simulate: simulated time instead of --n-periods, e.g. '5 s'")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="simulate: precision of the simulation (default: float64)")
@@ -81,7 +81,7 @@ def register(subparsers) -> None:
                         "resolve the lowest frequency); smaller is shorter and less memory")
     p.add_argument("--n-segments", type=int, default=32,
                    help="broadband: half-overlapping segments simulated (default: 32)")
-    p.add_argument("--noise-tau", type=quantity,
+    p.add_argument("--noise-tau", type=quantity_type("time"),
                    help="broadband: correlation time of the noise stimulus (default: dt)")
     p.add_argument("--out", help="netCDF result file, e.g. resp.nc")
     p.add_argument("--csv", help="CSV table of the driven population, e.g. resp.csv")
@@ -90,17 +90,15 @@ def register(subparsers) -> None:
 
 
 def _cmd_response(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from neurorect import _progress
-    from neurorect.errors import ModelError
-    from neurorect.response import frequency_response
-    from neurorect.sweeps.grid import parse_values
-
-    out = check_output(args.out, "--out", "netcdf")
+    out = check_output(args.out, "--out", "netcdf")  # before anything heavy is imported
     csv = check_output(args.csv, "--csv", "text")
     plot = check_output(args.plot, "--plot", "figure")
-    freqs = parse_values(args.freqs, key="--freqs")
+    import numpy as np
+
+    from neurorect.errors import ModelError
+    from neurorect.sweeps.grid import parse_values
+
+    freqs = parse_values(args.freqs, key="--freqs", dimension="frequency")
     if freqs.dtype.kind not in "iuf":
         raise ModelError("frequencies must be numbers", key="--freqs", value=args.freqs,
                          allowed="log:START:STOP:NUM, START:STOP:NUM or F1,F2,... in Hz")
@@ -114,12 +112,12 @@ def _cmd_response(args: argparse.Namespace) -> int:
     if args.method == "broadband":
         options.update(nperseg=args.nperseg, n_segments=args.n_segments,
                        noise_tau=args.noise_tau)
-    with _progress.phase(f"response: {args.method}", enabled=_slow(args.method)):
-        response = _computed(model, freqs, options)
+    response = _computed(model, freqs, options)  # simulations show the engine's progress bar
     population = response.attrs["driven_population"]
     print(_heading(model, response, args.method))
     print(_table(response.sel(population=population)))
-    reference = _reference(model, freqs, args.method, response) if plot is not None else None
+    reference = (_reference(model, freqs, args.method, response, args.noise_tau)
+                 if plot is not None else None)
     if out is not None:
         print(f"wrote {save_result(response, out)}")
     if csv is not None:
@@ -127,11 +125,6 @@ def _cmd_response(args: argparse.Namespace) -> int:
     if plot is not None:
         print(f"wrote {_plot(response, reference, model, plot)}")
     return 0
-
-
-def _slow(method: str) -> bool | None:
-    """Show a phase line for the methods that simulate (when bars are shown at all)."""
-    return None if method in ("simulate", "broadband") else False
 
 
 def _computed(model, freqs, options):
@@ -144,11 +137,12 @@ def _computed(model, freqs, options):
         return frequency_response(model, freqs, **options)
     except ModelError as error:
         if options["method"] == "broadband" and error.key == "record":
+            need = error.detail.split(";")[0]  # "recording would need X GiB, more than ..."
             raise ModelError(
-                f"{error.detail}. For broadband, record less with fewer --n-trials, a "
-                "shorter --nperseg (resolves down to about 2 / (nperseg dt) Hz), fewer "
-                "--n-segments or a higher lowest --freqs", key="--method",
-                value="broadband", allowed=error.allowed) from None
+                f"the noise-driven run's {need}", key="--method", value="broadband",
+                allowed="fewer --n-trials, a shorter --nperseg (the lowest frequency must "
+                        "stay above 1/(nperseg dt)), fewer --n-segments, or a higher "
+                        "lowest --freqs") from None
         raise
 
 
@@ -218,22 +212,28 @@ def _write_csv(table, path):
     return write_file(path, write)
 
 
-def _reference(model, freqs, method: str, response):
-    """The theory the computed points are compared with, on a dense grid, or None.
+def _reference(model, freqs, method: str, response, noise_tau: float | None = None):
+    """The theory drawn as a line on a dense grid, or None.
 
-    The sinusoid methods (simulate) are compared with the exact response (uncoupled,
-    noise-free) or the linear one (networks); the broadband method with the linear response
-    (its own theory when the model is linear around its operating point); the theory
-    methods with nothing (they are drawn as lines themselves)."""
+    Simulated points are compared with the exact response (uncoupled, noise-free) or the
+    linear one (networks); broadband estimates of uncoupled populations with their own
+    theory, the Gaussian-input (Bussgang) response of
+    :func:`neurorect.theory.broadband.broadband_response`, and of networks with the linear
+    response at the fixed point; a theory method is drawn by itself, on the dense grid (the
+    figure then has no points)."""
     import numpy as np
 
     from neurorect.errors import ModelError
     from neurorect.response import frequency_response
 
-    if method in ("analytic", "linear"):
-        return None
-    candidates = ("analytic", "linear") if method == "simulate" else ("linear",)
-    dense = np.geomspace(freqs.min(), freqs.max(), 200) if freqs.size > 1 else freqs
+    if method == "broadband" and not model.is_coupled:
+        dense = np.geomspace(freqs.min(), freqs.max(), 200) if freqs.size > 1 else freqs
+        return _broadband_theory(model, dense, response, noise_tau)
+    candidates = {"simulate": ("analytic", "linear"), "broadband": ("linear",)}.get(
+        method, (method,))  # a theory method: itself, on the dense grid
+    # a network's linear response costs one N x N solve per frequency: fewer points
+    points = 200 if model.size <= 100 else 40
+    dense = np.geomspace(freqs.min(), freqs.max(), points) if freqs.size > 1 else freqs
     for candidate in candidates:
         try:
             return frequency_response(model, dense, I0=response.attrs["I0"],
@@ -245,11 +245,40 @@ def _reference(model, freqs, method: str, response):
     return None
 
 
+def _broadband_theory(model, freqs, response, stimulus_tau: float | None):
+    """The Bussgang response of the driven population as a response Dataset (None when
+    the model's noise is not OU noise of one value per population)."""
+    import numpy as np
+    import xarray as xr
+
+    from neurorect.theory.broadband import broadband_response
+
+    a = response.attrs
+    population = model.population(a["driven_population"])
+    noise = model.drive(population.name).noise
+    noise_sd = noise_tau = 0.0
+    if noise is not None:
+        if noise.kind != "ou" or isinstance(noise.sigma, tuple) or isinstance(noise.tau, tuple):
+            return None
+        noise_sd, noise_tau = float(noise.sigma), float(noise.tau)
+    dt = model.simulation.dt
+    chi = broadband_response(population.transfer, a["I0"], a["I1"], freqs, tau=population.tau,
+                             form=population.form, stimulus_tau=stimulus_tau or dt,
+                             noise_sd=noise_sd, noise_tau=noise_tau, dt=dt)
+    return xr.Dataset(
+        {"gain": (("population", "freq"), np.abs(chi)[None], {"units": "Hz per drive unit"}),
+         "phase": (("population", "freq"), np.angle(chi)[None], {"units": "rad"})},
+        coords={"population": [population.name], "freq": freqs},
+        attrs={"method": "broadband_theory"})
+
+
 def _plot(response, reference, model, path):
     from neurorect.plotting import plot_frequency_response
 
     figure, (ax_gain, ax_phase) = pyplot().subplots(2, 1, sharex=True, figsize=(6.4, 6),
                                                     layout="constrained")
+    if reference is not None and reference.attrs.get("method") == response.attrs.get("method"):
+        response, reference = reference, None  # theory: its dense curve is the figure
     plot_frequency_response(ax_gain, ax_phase, response, reference=reference)
     population = response.attrs["driven_population"]
     method = response.attrs.get("method", "")

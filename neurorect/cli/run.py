@@ -10,7 +10,7 @@ from neurorect.cli.common import (
     load_model_arg,
     parse_assignments,
     pyplot,
-    quantity,
+    quantity_type,
     save_figure,
     save_result,
 )
@@ -36,10 +36,10 @@ def register(subparsers) -> None:
                                           "figure", description=_DESCRIPTION, epilog=_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help="model file or packaged model name")
-    p.add_argument("--duration", type=quantity, help="simulated time, e.g. '2 s'")
-    p.add_argument("--transient", type=quantity,
+    p.add_argument("--duration", type=quantity_type("time"), help="simulated time, e.g. '2 s'")
+    p.add_argument("--transient", type=quantity_type("time"),
                    help="time discarded before the statistics, e.g. '0.5 s'")
-    p.add_argument("--dt", type=quantity, help="time step, e.g. '0.1 ms'")
+    p.add_argument("--dt", type=quantity_type("time"), help="time step, e.g. '0.1 ms'")
     p.add_argument("--method", choices=("exp_euler", "euler", "rk4"), help="integrator")
     p.add_argument("--seed", type=int, help="noise seed (a whole number >= 0)")
     p.add_argument("--param", action="append", default=[], metavar="PATH=VALUE",
@@ -57,15 +57,15 @@ def register(subparsers) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    out = check_output(args.out, "--out", "netcdf")  # before anything heavy is imported
+    plot = check_output(args.plot, "--plot", "figure")
     from neurorect import _progress
     from neurorect.driver import simulate
     from neurorect.errors import ModelError
 
-    out = check_output(args.out, "--out", "netcdf")
-    plot = check_output(args.plot, "--plot", "figure")
     model = load_model_arg(args.model)
     if args.param:
-        model = model.with_values(parse_assignments(args.param, "--param", single=True))
+        model = model.with_values(parse_assignments(args.param, "--param"))
     duration = model.simulation.duration if args.duration is None else args.duration
     transient = args.transient
     skipped = None

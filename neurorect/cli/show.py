@@ -91,10 +91,19 @@ def _quantity(value: Any, unit: str) -> str:
     if not unit or value == 0.0:
         return f"{value:.12g}" if "e" in f"{value:.12g}" or "." in f"{value:.12g}" else (
             f"{value:.1f}")
+    from neurorect.units import parse_quantity
+
     scales = _SCALES.get(unit, ((unit, 1.0),))
-    name, scale = next(((n, s) for n, s in scales if abs(value) >= 0.1 * s * (1 - 1e-12)),
-                       scales[-1])
-    return f'"{value / scale:.12g} {name}"'
+    first = next((i for i, (_, s) in enumerate(scales) if abs(value) >= 0.1 * s * (1 - 1e-12)),
+                 len(scales) - 1)
+    order = scales[first:] + scales[:first]
+    for short in (True, False):  # readable first (12 digits, the usual unit), exact always
+        for name, scale in order:
+            number = f"{value / scale:.12g}" if short else repr(value / scale)
+            text = f"{number} {name}"
+            if parse_quantity(text) == value:
+                return f'"{text}"'
+    return repr(value)  # SI, exactly
 
 
 def _unit(key: str, matched: bool) -> str:

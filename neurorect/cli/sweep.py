@@ -9,9 +9,9 @@ from neurorect.cli.common import (
     Interrupted,
     check_output,
     load_model_arg,
-    parse_assignments,
-    quantity,
+    quantity_type,
     save_result,
+    split_assignments,
 )
 
 __all__ = ["register", "default_store"]
@@ -77,15 +77,16 @@ def register(subparsers) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="address of a running Dask scheduler (default with --executor dask: "
                         "a local cluster of --workers processes)")
-    p.add_argument("--timeout", type=quantity, default=10.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=quantity_type("time"), default=10.0, metavar="SECONDS",
                    help="give up reaching --scheduler after this long (default: 10 s)")
     p.add_argument("--workers", type=int, default=2,
                    help="worker processes of the local Dask cluster (default: 2)")
     p.add_argument("--chunk-size", type=int, help="grid points per chunk (one kernel call)")
-    p.add_argument("--duration", type=quantity,
+    p.add_argument("--duration", type=quantity_type("time"),
                    help="simulated time of every point, e.g. '2 s' (default: the model's; "
                         "for --measure response, enough for --n-periods periods)")
-    p.add_argument("--transient", type=quantity, help="discarded initial time, e.g. '0.2 s'")
+    p.add_argument("--transient", type=quantity_type("time"),
+                   help="discarded initial time, e.g. '0.2 s'")
     p.add_argument("--n-periods", type=int, default=3,
                    help="drive periods analysed per point by --measure response (default: 3)")
     p.add_argument("--n-harmonics", type=int, help="harmonics computed")
@@ -99,15 +100,11 @@ def default_store(out: str | Path) -> Path:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    import time
 
     from neurorect.errors import ModelError
-    from neurorect.plotting import sweep_dims
-    from neurorect.sweeps import run_sweep
-    from neurorect.sweeps.execute import SweepInterrupted, connect
 
     out = check_output(args.out, "--out", "netcdf")
-    grid = parse_assignments(args.param, "--param", single=False)
+    grid = split_assignments(args.param, "--param", single=False)
     zip_paths = [[p.strip() for p in group.split(",") if p.strip()] for group in args.zip or []]
     executor = args.executor or ("dask" if args.scheduler else "local")
     if args.scheduler and executor != "dask":
@@ -116,10 +113,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         raise ModelError("must be positive", key="--timeout", value=args.timeout,
                          allowed="a time in seconds > 0")
+    scheduler = _connect(args.scheduler, args.timeout) if args.scheduler else None
+    try:
+        return _sweep(args, out, grid, zip_paths, executor, scheduler)
+    finally:
+        if scheduler is not None:
+            scheduler.close()
+
+
+def _connect(address: str, timeout: float):
+    """The scheduler's client, reached first (before the engine loads) within ``timeout``."""
+    from neurorect.sweeps.execute import connect
+
+    return connect(address, timeout)
+
+
+def _sweep(args, out, grid, zip_paths, executor, scheduler) -> int:
+    import time
+
+    from neurorect.plotting import sweep_dims
+    from neurorect.sweeps import run_sweep
+    from neurorect.sweeps.execute import SweepInterrupted
+
     store = Path(args.store) if args.store else default_store(out)
     model = load_model_arg(args.model)
     before = len(list(store.glob("chunk_*.nc"))) if args.resume and store.is_dir() else 0
-    scheduler = connect(args.scheduler, args.timeout) if args.scheduler else None
     started = time.perf_counter()
     try:
         result = run_sweep(model, grid, measure=args.measure, mode=args.mode,
@@ -134,9 +152,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise Interrupted(f"{before + stop.finished} of {total} chunks are saved in {store}; "
                           "run the same command with --resume to compute the other "
                           f"{stop.pending}") from None
-    finally:
-        if scheduler is not None:
-            scheduler.close()
     elapsed = time.perf_counter() - started
     n_points = int(result.attrs["n_points"])
     shape = " x ".join(f"{d} {result.sizes[d]}" for d in sweep_dims(result))

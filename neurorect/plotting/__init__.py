@@ -38,4 +38,5 @@ from neurorect.plotting.sweeps import (
 from neurorect.plotting.traces import HEATMAP_ABOVE, plot_rates
 
 __all__ = ["plot_rates", "HEATMAP_ABOVE", "plot_frequency_response", "plot_sweep_heatmap",
-           "plot_bode_family", "plot_sweep_line", "reduce_sweep", "sweep_dims", "plot_fi", "plot_crossval_bode"]
+           "plot_bode_family", "plot_sweep_line", "reduce_sweep", "sweep_dims", "plot_fi",
+           "plot_crossval_bode"]

@@ -13,12 +13,14 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
-__all__ = ["plot_frequency_response", "bode_axes", "draw_bode", "METHOD_LABELS", "THEORY_METHODS"]
+__all__ = ["plot_frequency_response", "bode_axes", "draw_bode", "plain_log_labels",
+           "METHOD_LABELS", "THEORY_METHODS"]
 
 #: Legend labels of the methods of :func:`neurorect.frequency_response`.
 METHOD_LABELS = {"analytic": "exact response (theory)",
                  "linear": "linear response at the fixed point (theory)",
-                 "simulate": "simulation", "broadband": "broadband estimate"}
+                 "simulate": "simulation", "broadband": "broadband estimate",
+                 "broadband_theory": "Gaussian-input (Bussgang) theory"}
 #: Methods whose results are theory, drawn as lines (the others are points).
 THEORY_METHODS = ("analytic", "linear")
 
@@ -32,16 +34,41 @@ def bode_axes(ax_gain, ax_phase=None, *, gain_label: str,
     their frequency axis in a Bode figure).
     """
     ax_gain.set_xscale("log")
+    plain_log_labels(ax_gain.xaxis)
     if log_gain:
         ax_gain.set_yscale("log")
+        plain_log_labels(ax_gain.yaxis)
     ax_gain.set_ylabel(gain_label)
     if ax_phase is None:
         ax_gain.set_xlabel(freq_label)
         return
     ax_phase.set_xscale("log")
+    plain_log_labels(ax_phase.xaxis)
     ax_phase.set_ylabel(phase_label)
     ax_phase.set_xlabel(freq_label)
     ax_gain.set_xlabel("")
+
+
+def plain_log_labels(axis) -> None:
+    """Tick labels of a log axis as plain numbers (0.2, 1, 5, not 2 x 10^-1); minor ticks
+    at 2 and 5 times a power of ten are labelled too when the axis (at drawing time) spans
+    less than two decades, so that a short axis is readable and a long one does not crowd."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter
+
+    def major(value, _position):
+        return f"{value:g}"
+
+    def minor(value, _position):
+        low, high = sorted(axis.get_view_interval())
+        if not (low > 0 and high / low < 100) or value <= 0:
+            return ""
+        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9), 6)
+        return f"{value:g}" if mantissa in (2.0, 5.0) else ""
+
+    axis.set_major_formatter(FuncFormatter(major))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def draw_bode(ax_gain, ax_phase, freq: ArrayLike, gain: ArrayLike,

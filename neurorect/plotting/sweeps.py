@@ -141,12 +141,20 @@ def _mark_samples(axis, values: np.ndarray, log: bool) -> None:
 
 
 def _label(array: xr.DataArray, name: str) -> str:
-    """``"leak slope alpha"`` for a swept coordinate, ``"gain (Hz per drive unit)"``."""
+    """``"leak slope alpha"`` for a swept coordinate (the long name with the coordinate's
+    name, unless the long name ends in it), ``"population mean rate (Hz)"`` for a variable
+    (a long name over 24 characters gives way to the name, so axis labels stay short)."""
     units = array.attrs.get("units", "")
-    label = name
+    description = str(array.attrs.get("long_name", name)).split(" (")[0]
     if "path" in array.attrs:
-        description = array.attrs.get("long_name", name).split(" (")[0]
-        label = name if description in (name, array.attrs["path"]) else f"{description} {name}"
+        if description in (name, array.attrs["path"]):
+            label = name
+        elif description.endswith(name):
+            label = description
+        else:
+            label = f"{description} {name}"
+    else:  # a variable: its long name when short, else its name ("mean rate")
+        label = description if 0 < len(description) <= 24 else name.replace("_", " ")
     return f"{label} ({units})" if units and units != "1" else label
 
 
@@ -292,6 +300,8 @@ def plot_bode_family(ax, dataset: xr.Dataset, *, phase_ax=None, freq: str = "fre
     numeric = family is not None and values.dtype.kind in "iuf" and values.size > 1
     low, high = (float(np.min(values)), float(np.max(values))) if numeric else (0.0, 1.0)
     norm = mpl.colors.Normalize(vmin=low, vmax=high if high > low else low + 1)
+    # theory (fixed points) as lines; simulated values as points joined by a thin line
+    style = dict(lw=1.2) if "theory" in dataset.attrs else dict(lw=0.8, marker="o", ms=3)
     artists: list = []
     for rank, i in enumerate(take):
         if family:
@@ -304,7 +314,8 @@ def plot_bode_family(ax, dataset: xr.Dataset, *, phase_ax=None, freq: str = "fre
         trace = None
         if phase is not None:
             trace = phase.isel({family: i}).values if family else phase.values
-        artists += draw_bode(ax, phase_ax, f, curve, trace, color=colour, label=label, lw=1.2)
+        artists += draw_bode(ax, phase_ax, f, curve, trace, color=colour, label=label,
+                             **style)
     bode_axes(ax, phase_ax, gain_label=_label(dataset[variable], variable),
               freq_label=_label(dataset[freq], freq),
               phase_label=_label(dataset["phase"], "phase") if phase is not None else "",

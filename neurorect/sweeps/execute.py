@@ -233,7 +233,10 @@ def connect(address: str, timeout: float = SCHEDULER_TIMEOUT):
 
     try:
         return Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as error:
+    except ValueError as error:  # a malformed address
+        raise ModelError(" ".join(str(error).split()), key="scheduler", value=address,
+                         allowed="an address such as tcp://HOST:8786") from None
+    except (OSError, TimeoutError) as error:
         cause = " ".join(str(error).split()) or type(error).__name__
         raise SchedulerError(f"cannot reach the Dask scheduler {address!r} within "
                              f"{timeout:g} s ({cause}); check the address and that "

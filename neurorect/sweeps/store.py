@@ -260,8 +260,7 @@ def verify_chunk(file: Path, index: int, sweep_key: str, record: Mapping[str, An
     try:
         dataset = load(file)
     except FileError as error:
-        cause = str(error).split(": ", 1)[-1]
-        return None, f"unreadable ({cause}): truncated, overwritten or not a chunk file"
+        return None, f"unreadable: {str(error).split(': ', 1)[-1]}"
     found_key = dataset.attrs.get("sweep_key")
     if found_key != sweep_key:
         return None, (f"belongs to another sweep (its sweep_key {str(found_key)[:12]}, this "
