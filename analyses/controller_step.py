@@ -14,14 +14,12 @@ eigenvalues of the fixed point's Jacobian; the simulated overshoot, rise (10-90 
 settling (2 %) times match it. With alpha < 1 the controller cannot push below zero while
 the plant overshoots (its error goes negative), so the braking is lost and the overshoot
 grows as alpha falls. Lines: simulated traces and the exact second-order response; points:
-step measures of one batched simulation.
+step measures (:func:`neurorect.stepresponse.step_measures`) of one batched simulation.
 
     python analyses/controller_step.py [--quick] [--out DIR] [--figures DIR]
 """
 
 from __future__ import annotations
-
-from importlib import import_module
 
 import _common
 import numpy as np
@@ -30,12 +28,8 @@ from _common import plt, variable
 
 import neurorect as nr
 from neurorect.spec import Connection, Model, Population, Simulation
+from neurorect.stepresponse import step_measures
 from neurorect.theory import fixed_point
-
-try:  # the step-response measures of neurorect, once they have landed (issue 12.5)
-    _LIBRARY = import_module("neurorect.stepresponse")
-except ImportError:
-    _LIBRARY = None
 
 NAME = "controller_step"
 GAIN, K, TAU_C, TAU_P = 20.0, 1.0, 0.010, 0.020
@@ -67,27 +61,6 @@ def _model(duration: float, dt: float) -> Model:
                  name="rectified_controller")
 
 
-def step_measures(t: np.ndarray, y: np.ndarray, before: float, after: float) -> dict:
-    """Overshoot (fraction), peak, rise (10-90 %) and settling (2 %) times (s) of a step.
-
-    ``t`` from the step on (the step at ``t[0] = 0``). Uses
-    :func:`neurorect.stepresponse.step_measures` (interpolated crossings, parabolic peak,
-    final value from the trace's tail) where neurorect has it; until then the plain
-    sample-based measures below, normalised by the known change ``after - before``.
-    """
-    if _LIBRARY is not None:
-        found = _LIBRARY.step_measures(t, y, 0.0, band=SETTLE)
-        return {name: found[name] for name in ("overshoot", "peak_time", "rise_time",
-                                               "settling_time")}
-    z = (y - before) / (after - before)
-    peak = int(np.argmax(z))
-    rise = t[np.argmax(z >= 0.9)] - t[np.argmax(z >= 0.1)]
-    outside = np.nonzero(np.abs(z - 1.0) > SETTLE)[0]
-    settle = t[outside[-1] + 1] if outside.size and outside[-1] + 1 < t.size else np.nan
-    return {"overshoot": max(z[peak] - 1.0, 0.0), "peak_time": t[peak], "rise_time": rise,
-            "settling_time": settle}
-
-
 def second_order(t: np.ndarray, eigenvalue: complex) -> np.ndarray:
     """Unit step response of ``omega_n^2 / (s^2 + 2 zeta omega_n s + omega_n^2)``.
 
@@ -107,13 +80,14 @@ def compute(quick: bool) -> xr.Dataset:
     t = time[after] - T_STEP
     traces = result["rate"].values[:, after, :]  # (alpha, time, neuron C/P)
     before, final = _fixed(1.0, R_BEFORE).rate[1], _fixed(1.0, R_AFTER).rate[1]
-    measures = [step_measures(t, trace[:, 1], before, final) for trace in traces]
+    measures = [step_measures(time, trace, T_STEP, band=SETTLE)
+                for trace in result["rate"].values[:, :, 1]]
     linear = _fixed(1.0, R_AFTER)
     pole = complex(linear.eigenvalues[np.argmax(linear.eigenvalues.imag)])
     zeta = -pole.real / abs(pole)
     t_fine = np.linspace(0.0, t[-1], 200_001)
     theory_curve = second_order(t_fine, pole)
-    theory = step_measures(t_fine, theory_curve, 0.0, 1.0)
+    theory = step_measures(t_fine, theory_curve, 0.0, band=SETTLE)
     names = ("overshoot", "peak_time", "rise_time", "settling_time")
     units = {"overshoot": "1", "peak_time": "s", "rise_time": "s", "settling_time": "s"}
     data = {name: variable(("alpha",), [m[name] for m in measures], units[name],

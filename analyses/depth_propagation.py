@@ -22,18 +22,15 @@ gradients).
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import _common
 import numpy as np
 import xarray as xr
 from _common import plt, variable
 
 import neurorect as nr
+from neurorect.feedforward import feedforward, forward_pass
 from neurorect.theory import depth_propagation
 
-# the module by name (a package-level name of the same spelling could be a function)
-layered = import_module("neurorect.feedforward")
 NAME = "depth_propagation"
 ALPHA = 0.2
 CONFIGS = (  # (label, transfer, weight_var)
@@ -47,16 +44,15 @@ TAU = 0.01
 
 
 def _network(transfer, weight_var, layers, size, seed):
-    return layered.feedforward(transfer, layers, size, weight_var=weight_var, tau=TAU,
-                               input_var=1.0, seed=seed, dt=1e-3, duration=0.6,
-                               transient=0.5, record="none")
+    return feedforward(transfer, layers, size, weight_var=weight_var, tau=TAU, input_var=1.0,
+                       seed=seed, dt=1e-3, duration=0.6, transient=0.5, record="none")
 
 
 def _simulated_second_moment(model, layers: int) -> tuple[np.ndarray, np.ndarray]:
     """Per layer: mean of r^2 of the simulated steady state, and the forward pass's."""
     result = nr.simulate(model, progress=False)
     rate = result["r0"].values
-    exact = layered.forward_pass(model, jacobian=False)["rate"].values
+    exact = forward_pass(model, jacobian=False)["rate"].values
     size = rate.size // layers
     return ((rate.reshape(layers, size) ** 2).mean(1),
             (exact.reshape(layers, size) ** 2).mean(1))
@@ -71,7 +67,7 @@ def compute(quick: bool) -> xr.Dataset:
     sim_m2, pass_m2 = np.empty_like(q_theory), np.empty_like(q_theory)
     for i, (_, transfer, weight_var) in enumerate(CONFIGS):
         for seed in range(seeds):
-            fp = layered.forward_pass(_network(transfer, weight_var, layers, size, seed))
+            fp = forward_pass(_network(transfer, weight_var, layers, size, seed))
             q[i, seed], jac[i, seed] = fp["q"].values, fp["jacobian_gain"].values
         theory = depth_propagation(transfer, layers, weight_var=weight_var, input_var=1.0)
         q_theory[i], jac_theory[i] = theory["q"].values, theory["jacobian_gain"].values

@@ -21,7 +21,6 @@ chaotic (bounded, positive Lyapunov exponent).
 from __future__ import annotations
 
 import warnings
-from importlib import import_module
 
 import _common
 import numpy as np
@@ -30,10 +29,9 @@ from _common import plt, variable
 
 import neurorect as nr
 from neurorect.spec import Connection, Model, Population, Simulation
+from neurorect.stability import fixed_points, lyapunov_exponent, stability_report
 from neurorect.theory import depth_fixed_point
 
-# the module by name (a package-level name of the same spelling could be a function)
-stability = import_module("neurorect.stability")
 NAME = "recurrent_stability"
 I0, TAU = 0.5, 0.01
 CONFIGS = (  # (label, transfer)
@@ -57,11 +55,11 @@ def _network(transfer, g: float, size: int, seed: int) -> Model:
 
 def _point(transfer, g: float, size: int, n_starts: int) -> dict:
     model = _network(transfer, g, size, seed=3)
-    report = stability.stability_report(model)
+    report = stability_report(model)
     with warnings.catch_warnings():  # NaN exponents are reported as such, with the regime
         warnings.simplefilter("ignore")
-        found = stability.fixed_points(model, n_starts=n_starts, seed=1)
-        lyapunov = stability.lyapunov_exponent(model, seed=2)
+        found = fixed_points(model, n_starts=n_starts, seed=1)
+        lyapunov = lyapunov_exponent(model, seed=2)
     return {"contraction_bound": float(report["contraction_bound"]),
             "leading_eigenvalue": float(report["leading_eigenvalue"]),
             "radius_estimate": float(report["radius_estimate"]),

@@ -371,8 +371,6 @@ def test_rate_vs_lif_brian2_agrees_with_lif_theory(run):
 # ------------------------------------------------------------------------------------------
 
 def test_depth_propagation_networks_follow_the_mean_field(run):
-    pytest.importorskip("neurorect.feedforward")
-    pytest.importorskip("neurorect.theory.depth")
     result = run("depth_propagation")
     _check_outputs(result)
     ds = result.ds
@@ -409,7 +407,6 @@ def test_depth_propagation_networks_follow_the_mean_field(run):
 
 @pytest.mark.slow
 def test_recurrent_stability_bound_edge_and_regimes(run):
-    pytest.importorskip("neurorect.stability")
     result = run("recurrent_stability")
     _check_outputs(result)
     ds = result.ds
