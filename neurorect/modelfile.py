@@ -1,7 +1,8 @@
 """TOML model files: load, validate, dump.
 
 The file layout: top-level ``name`` and ``description``, and the tables ``[simulation]``,
-``[populations.NAME]``, ``[drives.NAME]``, ``[connections.NAME]`` and ``[lif]``, each the
+``[populations.NAME]``, ``[drives.NAME]``, ``[connections.NAME]``, ``[lif]`` and
+``[lif_network]``, each the
 fields of one dataclass of :mod:`neurorect.spec` (a population's ``transfer`` is an inline
 table ``{ kind = "leaky_relu", gain = ..., ... }``). Two layers:
 
@@ -29,6 +30,7 @@ from neurorect._validate import check_keys
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
+from neurorect.spec_lif import LIFNetwork
 
 __all__ = ["load_model", "loads_model", "dumps_model", "dump_model", "model_from_dict",
            "model_to_dict"]
@@ -41,6 +43,13 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
     allowed.
     """
     with table_errors("", source, data):
+        check_keys("", data, MODEL_KEYS)
+        if "populations" not in data and "lif_network" in data:
+            raise ModelError("missing required key: the rate network matched to the "
+                             "[lif_network]", key="populations", value=None,
+                             allowed="[populations.E] and [populations.I] tables; "
+                                     "neurorect.crossval.matched_network(LIFNetwork(...)) "
+                                     "computes them")
         check_keys("", data, MODEL_KEYS, required=("populations",))
 
     def build(prefix: str, cls: type, table: Any, keys=None, required=(), **fixed):
@@ -64,9 +73,12 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
                          name=name) for name, table in tables("connections").items()]
     simulation = build("simulation", Simulation, data.get("simulation", {}))
     lif = build("lif", LIFNeuron, data["lif"]) if "lif" in data else None
+    network = (build("lif_network", LIFNetwork, data["lif_network"]) if "lif_network" in data
+               else None)
     return Model(populations=populations, drives=drives, connections=connections,
                  simulation=simulation, name=str(data.get("name", "model")),
-                 description=str(data.get("description", "")), lif=lif, source=source)
+                 description=str(data.get("description", "")), lif=lif, lif_network=network,
+                 source=source)
 
 
 def model_to_dict(model: Model) -> dict[str, Any]:
@@ -84,6 +96,9 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         out["connections"] = {c.name: _connection_table(c) for c in model.connections}
     if model.lif is not None:
         out["lif"] = {f.name: getattr(model.lif, f.name) for f in fields(LIFNeuron)}
+    if model.lif_network is not None:
+        out["lif_network"] = {f.name: getattr(model.lif_network, f.name)
+                              for f in fields(LIFNetwork)}
     return out
 
 
@@ -175,9 +190,10 @@ def dumps_model(model: Model) -> str:
         for name, table in data.get(group, {}).items():
             lines += ["", f"[{group}.{_toml_key(name)}]"]
             lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
-    if "lif" in data:
-        lines += ["", "[lif]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in data["lif"].items()]
+    for table in ("lif", "lif_network"):
+        if table in data:
+            lines += ["", f"[{table}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in data[table].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,8 @@
 
 A model is written as a TOML file (see ``models/`` and :mod:`neurorect.modelfile`) with the
 tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]`` (one per driven population),
-``[connections.NAME]`` and ``[lif]``; each table is one of the dataclasses here. Quantities
+``[connections.NAME]``, ``[lif]`` and ``[lif_network]`` (:mod:`neurorect.spec_lif`); each table
+is one of the dataclasses here. Quantities
 may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) and are
 converted to SI on construction. Every parameter has a dotted path that mirrors the file, e.g.
 ``populations.E.transfer.alpha``, ``drives.E.freq``, ``connections.EI.weight``,
@@ -51,12 +52,13 @@ from neurorect._validate import (
 )
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.spec_lif import LIFNetwork
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import to_si
 
 __all__ = [
     "Population", "Connection", "Simulation", "Model", "single_population", "LIFNeuron",
-    "NeuronArrays", "METHODS", "FORMS",
+    "NeuronArrays", "METHODS", "FORMS", "LIFNetwork",
 ]
 
 FORMS = ("rate", "voltage")
@@ -305,6 +307,7 @@ class Model:
     name: str = "model"
     description: str = ""
     lif: LIFNeuron | None = None
+    lif_network: LIFNetwork | None = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -419,6 +422,14 @@ class Model:
                              allowed="a model file with an [lif] table (see "
                                      "models/lif_matched.toml)", file=self.source)
         return self.lif
+
+    def require_lif_network(self) -> LIFNetwork:
+        """The ``[lif_network]`` table; ModelError naming the file when the model has none."""
+        if self.lif_network is None:
+            raise ModelError("the model has no [lif_network] table", key="lif_network",
+                             value=None, allowed="a model file with an [lif_network] table "
+                                                 "(see models/brunel_ai.toml)", file=self.source)
+        return self.lif_network
 
     def drive_scalar(self, population: str, name: str) -> float:
         """``drives.<population>.<name>`` (``I0``, ``I1``, ``freq``, ``phase``) as one number.
