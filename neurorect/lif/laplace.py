@@ -37,12 +37,17 @@ variance particular solutions' boundary values and jumps), each carried as ``(h,
 Steps are fourth-order Magnus exponentials of the 2 x 2 system (closed-form complex 2 x 2
 exponentials, exact for the fast boundary layers at large ``|s|``), two step sizes combined by
 Richardson extrapolation (error ``O(d^6)``): the same scheme as :func:`susceptibility`,
-written here in complex arithmetic for complex ``s``. Accuracy (tested against the
-parabolic-cylinder closed form of ``chi_mu`` at complex ``s`` and against a direct
-integration of the forced equations for ``chi_var``): ~1e-8 relative or better for
-``-0.9 < Re s`` and ``|s| <~ 1e3``. The particular solutions are singular at ``s = -1`` and
-``s = -2`` (``Re lam = -1/tau_m, -2/tau_m``; ``chi`` itself is not), so the accuracy degrades
-near those two points; eigenvalues of interest for stability lie to their right.
+written here in complex arithmetic for complex ``s``.
+
+In the left half-plane the condition ``g(y_lb) = 0`` still selects the analytic
+continuation: there the solution that decays slowly (algebraically, ``p ~ |y|^(s-1)``)
+dominates the downward integration and the condition removes it, up to terms of relative
+size ``exp(-tail) |y_lb|^(-Re s)``. Accuracy (tested against the parabolic-cylinder closed
+form of ``chi_mu`` and against a direct integration of the forced equations for
+``chi_var``): ~1e-9 relative or better for ``-20 < Re s`` and ``|s| <~ 1e3``. The particular
+solutions are singular at the two points ``s = -1`` and ``s = -2`` (``chi`` itself is not):
+within ``|s + 1| ~ 1e-3`` of them a few digits are lost to cancellation, and they are refused
+exactly.
 
 References
 ----------
@@ -124,17 +129,18 @@ def _propagators(y_mid: NDArray, d: NDArray, s: NDArray):
             scaled * o21_reduced, (o12 * o21_reduced) * em * divided)
 
 
-class _Solution:
-    """One homogeneous solution: ``h``, ``k`` and the flux constant ``c``, all divided by
-    ``exp(log_scale)``; ``c_unit`` is the unscaled flux constant of the current segment."""
+class _Solutions:
+    """The three homogeneous solutions X, M, V (rows): ``h``, ``k`` and the flux constant
+    ``c``, each row divided by ``exp(log_scale)``; ``c_unit`` holds the unscaled flux
+    constants of the current segment."""
 
     def __init__(self, h0: NDArray, c_unit: NDArray):
         self.h = h0.astype(complex)
         self.k = np.zeros_like(self.h)
         self.log_scale = np.zeros(h0.shape)
-        self.set_flux_constant(c_unit)
+        self.set_flux_constants(c_unit)
 
-    def set_flux_constant(self, c_unit: NDArray) -> None:
+    def set_flux_constants(self, c_unit: NDArray) -> None:
         self.c_unit = np.asarray(c_unit, dtype=complex)
         self.c = self.c_unit * np.exp(-self.log_scale)
 
@@ -150,7 +156,7 @@ class _Solution:
         self.log_scale = self.log_scale + np.log(scale)
 
 
-def _propagate(solutions, s, y_top, d, n) -> None:
+def _propagate(solutions: _Solutions, s, y_top, d, n) -> None:
     """Advance the solutions ``n`` steps of size ``d`` downward from ``y_top`` (blocks of
     steps: propagators vectorised over steps and elements, ~4k numbers per block)."""
     block = max(1, 4096 // s.size)
@@ -159,14 +165,10 @@ def _propagate(solutions, s, y_top, d, n) -> None:
         y_mid = y_top[None, :] - offsets[:, None] * d[None, :]
         props = _propagators(y_mid, d[None, :], s[None, :])
         for b in range(offsets.size):
-            step = tuple(p[b] for p in props)
-            for solution in solutions:
-                solution.step(*step, s)
+            solutions.step(*(p[b] for p in props), s)
             if (start + b) % _RENORM_EVERY == _RENORM_EVERY - 1:
-                for solution in solutions:
-                    solution.renormalise()
-    for solution in solutions:
-        solution.renormalise()
+                solutions.renormalise()
+    solutions.renormalise()
 
 
 def _reinjection_over_s(x: NDArray, t_ratio: NDArray) -> NDArray:
@@ -180,21 +182,19 @@ def _reinjection_over_s(x: NDArray, t_ratio: NDArray) -> NDArray:
 
 def _ratios(s, y_th, y_r, t_ratio, y_lb, n1, n2):
     """``kM / (cX/s + kX)`` and ``kV / (cX/s + kX)`` at ``y_lb`` (1-D arrays)."""
-    x = _Solution(np.zeros(s.shape), np.ones(s.shape))
-    m = _Solution(-np.ones(s.shape), np.zeros(s.shape))
-    v = _Solution(-2.0 * y_th, -s)
-    solutions = (x, m, v)
-    _propagate(solutions, s, y_th, (y_th - y_r) / n1, n1)
+    zero, one = np.zeros(s.shape), np.ones(s.shape)
+    sol = _Solutions(np.stack([zero, -one, -2.0 * y_th]), np.stack([one + 0j, zero + 0j, -s]))
+    _propagate(sol, s, y_th, (y_th - y_r) / n1, n1)
     # reset: X re-injects its flux t_ref later; M and V: p continuous (h jumps by the
     # particular solutions' jumps); V's flux constant vanishes below the reset
-    x.set_flux_constant(-np.expm1(-s * t_ratio))
-    m.h = m.h + np.exp(-m.log_scale)
-    v.h = v.h + 2.0 * y_r * np.exp(-v.log_scale)
-    v.set_flux_constant(np.zeros_like(v.c_unit))
-    _propagate(solutions, s, y_r, (y_r - y_lb) / n2, n2)
-    denominator = _reinjection_over_s(s * t_ratio, t_ratio) * np.exp(-x.log_scale) + x.k
-    return (m.k * np.exp(m.log_scale - x.log_scale) / denominator,
-            v.k * np.exp(v.log_scale - x.log_scale) / denominator)
+    sol.h[1] += np.exp(-sol.log_scale[1])
+    sol.h[2] += 2.0 * y_r * np.exp(-sol.log_scale[2])
+    sol.set_flux_constants(np.stack([-np.expm1(-s * t_ratio), zero + 0j, zero + 0j]))
+    _propagate(sol, s, y_r, (y_r - y_lb) / n2, n2)
+    x_scale = np.exp(-sol.log_scale[0])
+    denominator = _reinjection_over_s(s * t_ratio, t_ratio) * x_scale + sol.k[0]
+    return (sol.k[1] * np.exp(sol.log_scale[1] - sol.log_scale[0]) / denominator,
+            sol.k[2] * np.exp(sol.log_scale[2] - sol.log_scale[0]) / denominator)
 
 
 def _extrapolated(s, y_th, y_r, t_ratio, step, tail):

@@ -1,4 +1,4 @@
-r"""Rate-versus-spike cross-validation: the matched model and the three-way comparison.
+r"""One LIF population against its matched rate model and LIF theory (the three-way comparison).
 
 A population of leaky integrate-and-fire neurons (Brunel's convention, see
 :mod:`neurorect.lif`: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, free membrane
