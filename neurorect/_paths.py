@@ -3,9 +3,9 @@
 :meth:`neurorect.spec.Model.with_values` and :meth:`~neurorect.spec.Model.get_value` address
 a parameter by the path of its key in the model file. They are implemented here, on the
 model's attributes (``name``, ``description``, ``simulation``, ``populations``, ``drives``,
-``connections``, ``lif``, ``lif_network``) rather than its class, so that :mod:`neurorect.spec` uses this
-module without an import loop, and without a round trip through the file layout of
-:mod:`neurorect.modelfile`:
+``connections``, ``lif``, ``lif_network``) rather than its class, so that
+:mod:`neurorect.spec` uses this module without an import loop, and without a round trip
+through the file layout of :mod:`neurorect.modelfile`:
 
 * :func:`nest_paths`: ``{path: value}`` -> nested :class:`Changes`, one per changed table
   (a dict given as a value is a whole table, not a change inside one);
