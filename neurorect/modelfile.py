@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from neurorect._drive_units import check_drive_units
 from neurorect._paths import MODEL_KEYS, POPULATION_KEYS, table_errors, table_keys
 from neurorect._validate import check_keys
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.io import write_text
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
 from neurorect.spec_lif import LIFNetwork
 
@@ -75,10 +77,12 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
     lif = build("lif", LIFNeuron, data["lif"]) if "lif" in data else None
     network = (build("lif_network", LIFNetwork, data["lif_network"]) if "lif_network" in data
                else None)
-    return Model(populations=populations, drives=drives, connections=connections,
-                 simulation=simulation, name=str(data.get("name", "model")),
-                 description=str(data.get("description", "")), lif=lif, lif_network=network,
-                 source=source)
+    model = Model(populations=populations, drives=drives, connections=connections,
+                  simulation=simulation, name=str(data.get("name", "model")),
+                  description=str(data.get("description", "")), lif=lif, lif_network=network,
+                  source=source)
+    check_drive_units(data, source)  # every quantity's dimension is right: do they agree?
+    return model
 
 
 def model_to_dict(model: Model) -> dict[str, Any]:
@@ -198,5 +202,6 @@ def dumps_model(model: Model) -> str:
 
 
 def dump_model(model: Model, path: str | Path) -> None:
-    """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model."""
-    Path(path).write_text(dumps_model(model))
+    """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model
+    (atomically, see :func:`neurorect.io.atomic_path`)."""
+    write_text(path, dumps_model(model))
