@@ -47,7 +47,7 @@ from neurorect._validate import (
     check_range,
 )
 from neurorect.errors import ModelError
-from neurorect.units import to_si
+from neurorect.units import field_dimension, to_si
 
 __all__ = ["LIFNetwork", "EXTERNAL_KINDS", "LIF_NETWORK_UNITS", "POPULATIONS"]
 
@@ -64,10 +64,15 @@ LIF_NETWORK_UNITS = {
 _REL_TOL = 1e-9
 
 
-def _si(key: str, value: Any) -> Any:
+def _si(key: str, value: Any, dimension: str | None = None) -> Any:
+    """``value`` in SI, its dimension checked against the field's entry of
+    :data:`neurorect.units.FIELD_DIMENSIONS` (or ``dimension``)."""
+    want = dimension if dimension is not None else field_dimension("LIFNetwork", key)
     try:
-        return to_si(value)
-    except ValueError as error:
+        return to_si(value, want, key=key)
+    except ModelError:
+        raise
+    except (ValueError, TypeError) as error:
         raise ModelError(str(error), key=key, value=value,
                          allowed="a number or a quantity string such as '1.5 ms'") from None
 
@@ -133,8 +138,8 @@ class LIFNetwork:
         for name in ("J", "g", "delay", "eta", "tau_m", "v_th", "v_reset", "t_ref", "dt",
                      "mod_depth"):
             object.__setattr__(self, name, float(_si(name, getattr(self, name))))
-        freqs = _si("mod_freqs", list(self.mod_freqs) if isinstance(self.mod_freqs, (list, tuple))
-                    else [self.mod_freqs])
+        listed = self.mod_freqs if isinstance(self.mod_freqs, (list, tuple)) else [self.mod_freqs]
+        freqs = _si("mod_freqs", list(listed), "frequency")
         object.__setattr__(self, "mod_freqs", tuple(float(f) for f in np.atleast_1d(freqs)))
         for name, low in (("N_E", 1), ("N_I", 1), ("C_E", 1), ("C_I", 0), ("seed", 0)):
             object.__setattr__(self, name, check_integer(name, getattr(self, name), low=low))
