@@ -46,6 +46,17 @@ chain of roots near multiples of ``1/D`` whose growth rates tend to ``log(G_inf)
 from below (``growth_rate_limit``). They are always stable, but they may lie to the right of
 the finite roots; ``stable`` takes both into account.
 
+Population spectrum (finite size)
+---------------------------------
+:func:`population_spectrum`: each neuron's spike train is its unperturbed renewal train (ISI
+density from :func:`~neurorect.lif.laplace.isi_laplace`, spectrum
+``S0 = r0 Re[(1 + F) / (1 - F)]``) plus its linear response to the population rates through
+the delayed loop. With ``u`` and ``v`` the loop gains from E and from I
+(``exp(-i omega D) (chi_mu W_b + chi_var S_b)``) and ``G = u + v``, the one-sided spectrum of
+the E rate is ``2 S0 [|1 + u/(1 - G)|^2 / N_E + |v/(1 - G)|^2 / N_I]`` (and symmetrically for
+I). Left out: the input correlations of shared presynaptic neurons beyond the population
+rates, and non-linear effects; so the theory is for the asynchronous state only.
+
 Linear response to the external rate
 ------------------------------------
 For ``nu_ext(t) = nu_ext + d nu_ext exp(i 2 pi f t)`` both populations respond with
@@ -57,31 +68,28 @@ source, ``phase`` = ``arg``, sine convention).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
-from scipy.interpolate import CubicSpline
 
 from neurorect._paths import changed
 from neurorect._schema import attrs, provenance
 from neurorect.errors import ModelError, NeurorectWarning
-from neurorect.lif.laplace import laplace_response
+from neurorect.lif.characteristic import Loop, Roots, characteristic_roots
+from neurorect.lif.cv import isi_cv
+from neurorect.lif.laplace import isi_laplace, laplace_response
 from neurorect.lif.rates import siegert_rate
 from neurorect.spec import Model
 from neurorect.spec_lif import LIF_NETWORK_UNITS, POPULATIONS, LIFNetwork
 
-__all__ = ["mean_field", "NetworkArrays", "network_arrays", "self_consistent_rates",
-           "characteristic_roots", "nyquist_count", "Roots"]
+__all__ = ["mean_field", "population_spectrum", "NetworkArrays", "network_arrays",
+           "self_consistent_rates"]
 
 _N_SCAN = 400  # rate grid points of the root scan (quadratic spacing from 0 to nu_max)
-_N_COARSE = 96  # log-spaced frequencies of G on the imaginary axis
-_F_MIN = 0.5  # lowest non-zero frequency of that grid, Hz
-_NEWTON_TOL = 1e-10  # relative step of Newton's method at convergence
-_NEWTON_ITER = 15
 
 
 @dataclass(frozen=True)
@@ -177,148 +185,6 @@ def self_consistent_rates(arrays: NetworkArrays) -> NDArray:
     for s, r in enumerate(roots):
         out[s, :len(r)] = np.sort(r)
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# stability: Nyquist count and Newton's method on the characteristic equation
-# --------------------------------------------------------------------------------------------
-
-Loop = Callable[[NDArray, NDArray], NDArray]  # (lam, element index) -> G(lam) (no delay)
-
-
-def nyquist_count(F: NDArray) -> NDArray:
-    """Roots in the right half-plane from ``F(i omega)`` sampled on ``[0, omega_max]``.
-
-    ``F`` (elements x samples, the first at ``omega = 0`` where ``F`` is real) must be
-    analytic in the right half-plane, have a positive real part beyond ``omega_max`` and
-    move its phase by less than pi between samples. The phase change along the samples,
-    closed to the positive real axis, is half of that along the whole imaginary axis (the
-    lower half mirrors the upper); the contour runs clockwise around the right half-plane, so
-    the count is ``-(phase change) / pi``. Returns rounded counts (float array).
-    """
-    phase = np.unwrap(np.angle(F), axis=-1)
-    change = phase[..., -1] - np.angle(F[..., -1]) - phase[..., 0]
-    return np.rint(-change / np.pi) + 0.0  # + 0.0: no negative zeros
-
-
-def _newton(char: Callable[[NDArray, NDArray], NDArray], lam: NDArray, index: NDArray,
-            lam_floor: NDArray, lam_max: float, max_step: NDArray) -> NDArray:
-    """Roots of ``char(lam, index)`` by Newton's method from ``lam`` (vectorised).
-
-    Steps are capped at ``max_step[index]`` (a quarter of the spacing of the delay's root
-    branches: a start near a root stays with it); starts that do not converge, or leave the
-    box ``lam_floor[index] <= Re lam``, ``|lam| <= lam_max``, give NaN.
-    """
-    lam = lam.astype(complex).copy()
-    active = np.ones(lam.shape, bool)
-    done = np.zeros(lam.shape, bool)
-    for _ in range(_NEWTON_ITER):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        x = lam[idx]
-        h = 1e-7 * (1.0 + np.abs(x))
-        both = char(np.concatenate([x, x + h]), np.concatenate([index[idx], index[idx]]))
-        f0, f1 = both[:idx.size], both[idx.size:]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = -f0 * h / (f1 - f0)
-            cap = max_step[index[idx]]
-            step = np.where(np.abs(step) > cap, step * cap / np.abs(step), step)
-        lam[idx] = x + step
-        conv = np.abs(step) <= _NEWTON_TOL * (1.0 + np.abs(x))
-        done[idx[conv]] = True
-        new = lam[idx]
-        lost = (~np.isfinite(new) | (new.real < lam_floor[index[idx]])
-                | (np.abs(new) > lam_max))
-        active[idx[conv | lost]] = False
-        lam[idx[lost]] = np.nan
-    lam[~done] = np.nan
-    return np.where(lam.imag < 0, np.conj(lam), lam)  # one of each conjugate pair
-
-
-class Roots(NamedTuple):
-    """Roots of a characteristic equation per element (see :func:`characteristic_roots`)."""
-
-    by_freq: NDArray  # complex (elements, n_roots): the lowest-frequency roots, Im >= 0
-    rightmost: NDArray  # complex (elements,): the root with the largest real part found
-    n_unstable: NDArray  # Nyquist count on [0, f_max]
-
-
-def characteristic_roots(loop: Loop, delay: NDArray, *, f_max: float, n_roots: int,
-                         n_candidates: int, lam_floor: NDArray, df: float | None = None
-                         ) -> Roots:
-    """Roots of ``1 = exp(-lam D) G(lam)`` per element, and the Nyquist count.
-
-    Starting points are the local minima of ``|F(i omega)|``, ``F = 1 - exp(-lam D) G``, on a
-    fine grid of ``[0, f_max]`` (``G`` interpolated from a log grid): the ``n_candidates``
-    lowest in frequency, the 3 whose one-step estimate of the root lies furthest right, and
-    the real axis near 0; each is refined by Newton's method with the exact ``G``.
-
-    Parameters
-    ----------
-    loop : callable
-        ``loop(lam, index) -> G(lam)`` for complex ``lam`` (1/s) and element indices.
-    delay : ndarray
-        ``D`` per element, s.
-    f_max : float
-        Upper end of the Nyquist curve, Hz.
-    n_roots, n_candidates : int
-        Roots returned per element (lowest frequencies first) and low-frequency Newton starts.
-    lam_floor : ndarray
-        Per element, roots with ``Re lam`` below this are discarded (validity of ``G``).
-    df : float, optional
-        Spacing of the fine frequency grid, Hz (default a 40th of ``1/max(D)``).
-    """
-    n = delay.size
-    index = np.arange(n)
-    coarse = np.concatenate([[0.0], np.geomspace(_F_MIN, f_max, _N_COARSE - 1)])
-    G = loop(2j * np.pi * coarse[None, :], np.repeat(index[:, None], coarse.size, axis=1))
-    step = df if df is not None else 1.0 / (40.0 * float(np.max(delay)))
-    fine = np.arange(0.0, f_max + step, step)
-    x_coarse, x_fine = np.log1p(coarse / _F_MIN), np.log1p(fine / _F_MIN)
-    G_fine = (CubicSpline(x_coarse, G.real, axis=1)(x_fine)
-              + 1j * CubicSpline(x_coarse, G.imag, axis=1)(x_fine))
-    omega = 2 * np.pi * fine
-    F = 1.0 - np.exp(-1j * omega[None, :] * delay[:, None]) * G_fine
-    count = nyquist_count(F)
-    dF = np.gradient(F, omega, axis=1) / 1j  # dF/dlam on the axis
-    estimate = 1j * omega[None, :] - F / dF  # one Newton step from the axis
-    absF = np.abs(F)
-    minima = np.zeros(F.shape, bool)
-    minima[:, 1:-1] = (absF[:, 1:-1] <= absF[:, :-2]) & (absF[:, 1:-1] <= absF[:, 2:])
-    order = np.where(minima, np.arange(fine.size)[None, :], fine.size)
-    low = np.argsort(order, axis=1, kind="stable")[:, :n_candidates]
-    right = np.argsort(np.where(minima, -estimate.real, np.inf), axis=1)[:, :3]
-    picks = np.concatenate([low, right], axis=1)
-    starts = np.where(np.take_along_axis(minima, picks, axis=1),
-                      np.take_along_axis(estimate, picks, axis=1), np.nan)
-    starts = np.concatenate([starts, estimate[:, :1].real + 0j], axis=1)
-    lam_max = 2 * np.pi * 1.2 * f_max
-    inside = (starts.real >= lam_floor[:, None]) & (np.abs(starts) <= lam_max)
-    starts = np.where(inside, starts, np.nan)
-
-    def char(lam, idx):
-        return 1.0 - np.exp(-lam * delay[idx]) * loop(lam, idx)
-
-    flat_index = np.repeat(index, starts.shape[1])
-    flat = starts.ravel()
-    ok = np.isfinite(flat)
-    found = np.full(flat.shape, np.nan, complex)
-    found[ok] = _newton(char, flat[ok], flat_index[ok], lam_floor,
-                        lam_max=lam_max, max_step=np.pi / (2.0 * delay))
-    found = found.reshape(n, -1)
-    by_freq = np.full((n, n_roots), np.nan + 0j)
-    rightmost = np.full(n, np.nan + 0j)
-    for e in range(n):
-        unique: list[complex] = []
-        for r in found[e][np.isfinite(found[e])]:
-            if all(abs(r - u) > 1e-6 * (1.0 + abs(r)) for u in unique):
-                unique.append(complex(r))
-        if unique:
-            rightmost[e] = max(unique, key=lambda z: z.real)
-        unique.sort(key=lambda z: z.imag)
-        by_freq[e, :min(n_roots, len(unique))] = unique[:n_roots]
-    return Roots(by_freq, rightmost, count)
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,3 +448,51 @@ def _check_counts(roots: Roots, g_inf: NDArray, arrays: NetworkArrays, f_max: fl
         warnings.warn(f"{int(bad.sum())} state(s): the Nyquist count of unstable roots exceeds "
                       "the unstable roots Newton found (raise n_candidates or f_max)",
                       NeurorectWarning, stacklevel=3)
+
+
+def population_spectrum(model: Model | LIFNetwork, freqs: ArrayLike, *, solution: int = 0,
+                        step: float = 0.13) -> xr.Dataset:
+    """Linear-response power spectrum of the E and I population rates (finite size).
+
+    See the module docstring. ``freqs`` in Hz (> 0); returns ``psd`` (population, freq),
+    one-sided, Hz^2/Hz (``2 r0 / N`` for independent Poisson neurons), and ``psd_single``,
+    twice the single neuron's spike-train spectrum ``S0`` (Hz).
+    """
+    networks, _, _ = _networks(model, None)
+    network = networks[0]
+    f = np.atleast_1d(np.asarray(freqs, dtype=float)).ravel()
+    if f.size == 0 or np.any(~np.isfinite(f) | (f <= 0)):
+        raise ModelError("frequencies must be finite and > 0", key="freqs",
+                         value=f.tolist(), allowed="freq > 0 Hz")
+    arrays = network_arrays([network])
+    rates = self_consistent_rates(arrays)[0]
+    if not (0 <= solution < np.isfinite(rates).sum()):
+        raise ModelError("no such solution", key="solution", value=solution,
+                         allowed=f"0..{int(np.isfinite(rates).sum()) - 1}")
+    nu = rates[solution]
+    mu, sigma = arrays.moments(np.array([nu]))
+    kw = {k: float(v[0]) for k, v in arrays.neuron().items()}
+    lam = 2j * np.pi * f
+    chi_mu, chi_var = laplace_response(lam, mu[0], sigma[0], step=step, **kw)
+    F = isi_laplace(lam, mu[0], sigma[0], step=step, **kw)
+    single = 2.0 * nu * np.real((1.0 + F) / (1.0 - F))
+    tau, J, g = network.tau_m, network.J, network.g
+    feedback = np.exp(-lam * network.delay)
+    u = feedback * (chi_mu * tau * J * network.C_E + chi_var * tau * J**2 * network.C_E)
+    v = feedback * (-chi_mu * tau * g * J * network.C_I
+                    + chi_var * tau * g**2 * J**2 * network.C_I)
+    closed = 1.0 / (1.0 - u - v)
+    psd_e = single * (np.abs(1.0 + u * closed) ** 2 / network.N_E
+                      + np.abs(v * closed) ** 2 / network.N_I)
+    psd_i = single * (np.abs(u * closed) ** 2 / network.N_E
+                      + np.abs(1.0 + v * closed) ** 2 / network.N_I)
+    cv = float(isi_cv(mu[0], sigma[0], **kw))
+    return xr.Dataset(
+        {"psd": (("population", "freq"), np.stack([psd_e, psd_i]),
+                 attrs("Hz", "linear-response spectrum of the population rate (one-sided)")),
+         "psd_single": ("freq", single, attrs("Hz", "single-neuron spike-train spectrum "
+                                                    "(one-sided, 2 S0)")),
+         "r0": ((), nu, attrs("Hz", "self-consistent rate")),
+         "cv": ((), cv, attrs("1", "ISI CV of the unperturbed neuron"))},
+        coords={"population": ("population", list(POPULATIONS), attrs("1", "population")),
+                "freq": ("freq", f, attrs("Hz", "frequency"))})
