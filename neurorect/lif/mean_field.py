@@ -152,7 +152,9 @@ def self_consistent_rates(arrays: NetworkArrays) -> NDArray:
 
     The function ``Phi(nu) - nu`` is scanned on ``_N_SCAN`` rates with quadratic spacing
     from 0 to ``1/t_ref`` (resolution 3e-3 Hz near 0 for ``t_ref = 2 ms``); every sign change
-    is refined by bisection to the last bit (no derivative, so it cannot jump branches).
+    is refined within its bracket by the Illinois variant of regula falsi (no derivative, so
+    it cannot leave the bracket; exact to the last bits also for quiescent states at
+    1e-40 Hz, where bisection from 0 would stall at the bracket's resolution).
     Two roots closer than the scan's spacing (just before they annihilate in a saddle-node)
     can be missed. Returns shape ``(states, max solutions)``, padded with NaN.
     """
@@ -165,18 +167,28 @@ def self_consistent_rates(arrays: NetworkArrays) -> NDArray:
     change = (np.sign(F[:, :-1]) * np.sign(F[:, 1:]) < 0) & ~zero[:, :-1]
     state, left = np.nonzero(change)
     lo, hi = grid[state, left], grid[state, left + 1]
-    f_lo = F[state, left]
+    f_lo, f_hi = F[state, left], F[state, left + 1]
     sub = arrays.take(state)
-    for _ in range(80):  # bisection: 80 halvings resolve any bracket to the last bit
-        mid = 0.5 * (lo + hi)
-        f_mid = _transfer(sub, mid) - mid
-        same = np.sign(f_mid) == np.sign(f_lo)
-        lo, f_lo = np.where(same, mid, lo), np.where(same, f_mid, f_lo)
-        hi = np.where(same, hi, mid)
-        if np.all((hi - lo) <= 4e-16 * hi):
+    x = 0.5 * (lo + hi)
+    side = np.zeros(lo.shape, int)  # which end was kept last time (Illinois' rule)
+    for _ in range(100):  # Illinois regula falsi: bracketed, superlinear, exact at tiny rates
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x_new = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        x_new = np.where(np.isfinite(x_new) & (x_new >= lo) & (x_new <= hi), x_new,
+                         0.5 * (lo + hi))
+        f_new = _transfer(sub, x_new) - x_new
+        keep_lo = np.sign(f_new) == np.sign(f_lo)
+        lo, f_lo = np.where(keep_lo, x_new, lo), np.where(keep_lo, f_new, f_lo)
+        hi, f_hi = np.where(keep_lo, hi, x_new), np.where(keep_lo, f_hi, f_new)
+        f_hi = np.where(keep_lo & (side == 1), 0.5 * f_hi, f_hi)  # the end kept twice
+        f_lo = np.where(~keep_lo & (side == -1), 0.5 * f_lo, f_lo)
+        side = np.where(keep_lo, 1, -1)
+        settled = (np.abs(x_new - x) <= 1e-15 * np.abs(x_new)) | (f_new == 0.0)
+        x = x_new
+        if np.all(settled):
             break
     roots = [[] for _ in range(n)]
-    for s, value in zip(state, 0.5 * (lo + hi), strict=True):
+    for s, value in zip(state, x, strict=True):
         roots[s].append(value)
     for s, j in zip(*np.nonzero(zero), strict=True):
         roots[s].append(grid[s, j])
