@@ -11,7 +11,8 @@ Per population, over the analysis window ``[transient, duration)``:
 * the power spectrum of the population rate ``A(t)`` (spikes per neuron and second, binned
   at the Brian2 step), by Welch's method with ``n_segments`` non-overlapping Hann segments:
   one-sided, Hz^2/Hz, relative standard error ``1/sqrt(n_segments)``; ``2 r0 / N`` for
-  independent Poisson neurons;
+  independent Poisson neurons. Under a modulation, the bins within two bin widths of a
+  modulation frequency hold its spectral line, not the network's fluctuations: NaN;
 * synchrony: the variance of ``A`` binned at ``bin_width`` over its Poisson level
   ``r0 / (N bin_width)`` (1 for independent Poisson neurons, more for synchronous activity),
   with a block standard error;
@@ -145,6 +146,8 @@ def analyse_network(raw: dict, spec: dict, *, t_start: float, t_stop: float, n_b
         sync[p], sync_se[p] = synchrony(t[mine], t_start, t_stop, bin_width, n, r0[p],
                                         n_blocks)
     psd = np.array(spectra)
+    for f in spec["mod_freqs"]:  # the modulation's own lines (module docstring)
+        psd[:, np.abs(freq - f) <= 2.0 * (freq[1] - freq[0])] = np.nan
     poisson = 2.0 * r0 / np.asarray(sizes, dtype=float)
     data = {
         "r0": ("population", r0, attrs("Hz", "mean firing rate")),
