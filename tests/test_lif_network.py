@@ -272,10 +272,13 @@ def test_simulate_network_validation():
 # --------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def model_a(models_dir):
+def model_a():
+    from pathlib import Path
+
     from neurorect.brian2_lif import simulate_network
 
-    model = load_model(models_dir / "brunel_ai.toml").with_values(
+    models = Path(__file__).resolve().parents[1] / "models"
+    model = load_model(models / "brunel_ai.toml").with_values(
         {"lif_network.mod_freqs": [7.0, 17.0, 31.0], "lif_network.mod_depth": 0.1})
     run = simulate_network(model, 2.5, transient=0.5, seed=1, target="cython",
                            record_spikes=False, progress=False)
