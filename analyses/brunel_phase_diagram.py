@@ -101,7 +101,7 @@ def figure(mf: xr.Dataset, runs: dict[str, xr.Dataset], path: Path) -> None:
     ax_f = fig.add_subplot(grid[0, 3])
     freq = state["max_growth_freq"].where(np.isfinite(state["max_growth_freq"]))
     near = np.abs(state["max_growth_rate"]) < 60.0
-    for i, e in enumerate(eta):
+    for i in range(eta.size):
         mask = near.values[:, i] & np.isfinite(freq.values[:, i])
         ax_f.plot(g[mask], np.abs(freq.values[mask, i]), ".", color=plt.cm.plasma(i / eta.size))
     ax_f.set(xlabel="g", ylabel="frequency of the leading root (Hz)",

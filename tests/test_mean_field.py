@@ -243,7 +243,10 @@ def test_eigenvalues_solve_the_characteristic_equation(states):
                 # step differs by the threshold integration's ~1e-9 error
                 assert abs(_characteristic(net, nu, lam)) < 1e-6, (g, eta, k, lam)
                 # and it is a simple zero: winding number 1 around a small circle
-                assert _winding(lambda z: _characteristic(net, nu, z), lam, 5.0) == 1
+                def char(z, net=net, nu=nu):
+                    return _characteristic(net, nu, z)
+
+                assert _winding(char, lam, 5.0) == 1
 
 
 def test_stability_and_the_nyquist_count_agree_with_a_direct_count(states):

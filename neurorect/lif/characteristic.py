@@ -117,7 +117,8 @@ def characteristic_roots(loop: Loop, delay: NDArray, *, f_max: float, n_roots: i
     F = 1.0 - np.exp(-1j * omega[None, :] * delay[:, None]) * G_fine
     count = nyquist_count(F)
     dF = np.gradient(F, omega, axis=1) / 1j  # dF/dlam on the axis
-    estimate = 1j * omega[None, :] - F / dF  # one Newton step from the axis
+    with np.errstate(divide="ignore", invalid="ignore"):  # dF = 0: no estimate (inf/NaN)
+        estimate = 1j * omega[None, :] - F / dF  # one Newton step from the axis
     absF = np.abs(F)
     minima = np.zeros(F.shape, bool)
     minima[:, 1:-1] = (absF[:, 1:-1] <= absF[:, :-2]) & (absF[:, 1:-1] <= absF[:, 2:])

@@ -197,25 +197,27 @@ def _ratios(s, y_th, y_r, t_ratio, y_lb, n1, n2):
             sol.k[2] * np.exp(sol.log_scale[2] - sol.log_scale[0]) / denominator)
 
 
-def _extrapolated(s, y_th, y_r, t_ratio, step, tail):
-    """Richardson-extrapolated ratios, elements grouped by step count."""
+def _extrapolated(solve, s, y_th, y_r, t_ratio, step, tail) -> tuple[NDArray, ...]:
+    """``solve(s, y_th, y_r, t_ratio, y_lb, n1, n2)`` (a tuple of arrays) Richardson-
+    extrapolated over two step sizes, elements grouped by step count."""
     y_lb = -np.sqrt(np.minimum(y_r, 0.0) ** 2 + tail)
     y_abs = np.maximum(np.abs(y_th), np.abs(y_lb))
     d = step * np.minimum((1.0 + np.abs(s)) ** (-1.0 / 3.0), 2.0 / (1.0 + y_abs))
     group = np.floor(np.log2(np.ceil((y_th - y_lb) / d))).astype(int)
-    ratio_m = np.empty(s.shape, complex)
-    ratio_v = np.empty(s.shape, complex)
+    out: list[NDArray] = []
     for g in np.unique(group):
         sel = group == g
         args = (s[sel], y_th[sel], y_r[sel], t_ratio[sel], y_lb[sel])
         n1 = max(1, int(np.ceil(np.max((y_th[sel] - y_r[sel]) / d[sel]))))
         n2 = max(1, int(np.ceil(np.max((y_r[sel] - y_lb[sel]) / d[sel]))))
-        coarse = _ratios(*args, n1, n2)
-        fine = _ratios(*args, 2 * n1, 2 * n2)
-        # symmetric Magnus steps: the error expansion is even (d^4, d^6, ...)
-        ratio_m[sel] = (16.0 * fine[0] - coarse[0]) / 15.0
-        ratio_v[sel] = (16.0 * fine[1] - coarse[1]) / 15.0
-    return ratio_m, ratio_v
+        coarse = solve(*args, n1, n2)
+        fine = solve(*args, 2 * n1, 2 * n2)
+        if not out:
+            out = [np.empty(s.shape, complex) for _ in coarse]
+        for target, c, f in zip(out, coarse, fine, strict=True):
+            # symmetric Magnus steps: the error expansion is even (d^4, d^6, ...)
+            target[sel] = (16.0 * f - c) / 15.0
+    return tuple(out)
 
 
 def laplace_response(lam: ArrayLike, mu: ArrayLike, sigma: ArrayLike, *, tau_m: ArrayLike,
@@ -278,14 +280,15 @@ def laplace_response(lam: ArrayLike, mu: ArrayLike, sigma: ArrayLike, *, tau_m: 
                          key="lam", value=complex(s[near][0] / tau[near][0]),
                          allowed="lam away from -1/tau_m and -2/tau_m")
     r0 = np.ravel(siegert_rate(mu_, sg, tau_m=tau, v_th=vt, v_reset=vr, t_ref=tr))
-    ratio_m, ratio_v = _extrapolated(s, (vt - mu_) / sg, (vr - mu_) / sg, tr / tau, step, tail)
+    ratio_m, ratio_v = _extrapolated(_ratios, s, (vt - mu_) / sg, (vr - mu_) / sg, tr / tau,
+                                     step, tail)
     live = r0 > 0
     chi_mu = np.where(live, -2.0 * r0 / (sg * (1.0 + s)) * ratio_m, 0.0)
     chi_var = np.where(live, -r0 / (sg * sg * (2.0 + s)) * ratio_v, 0.0)
     return as_output(chi_mu, shape), as_output(chi_var, shape)
 
 
-def _first_passage(s, y_th, y_r, y_lb, n1, n2):
+def _first_passage(s, y_th, y_r, t_ratio, y_lb, n1, n2):
     """Laplace transform of the first-passage density from reset to threshold (1-D arrays).
 
     The density started at ``y_r`` and absorbed at ``y_th`` has flux ``u`` with a unit jump at
@@ -299,7 +302,7 @@ def _first_passage(s, y_th, y_r, y_lb, n1, n2):
     sol.set_flux_constants(np.stack([one + 0j, -one + 0j]))
     _propagate(sol, s, y_r, (y_r - y_lb) / n2, n2)
     a, b = sol.log_scale
-    return np.exp(b - a) * (np.exp(-b) - s * sol.k[1]) / (np.exp(-a) + s * sol.k[0])
+    return (np.exp(b - a) * (np.exp(-b) - s * sol.k[1]) / (np.exp(-a) + s * sol.k[0]),)
 
 
 def isi_laplace(lam: ArrayLike, mu: ArrayLike, sigma: ArrayLike, *, tau_m: ArrayLike,
@@ -321,18 +324,6 @@ def isi_laplace(lam: ArrayLike, mu: ArrayLike, sigma: ArrayLike, *, tau_m: Array
                                  p["v_th"], p["v_reset"], p["t_ref"])
     lam_re, lam_im, mu_, sg, tau, vt, vr, tr = flat
     s = (lam_re + 1j * lam_im) * tau
-    y_th, y_r = (vt - mu_) / sg, (vr - mu_) / sg
-    y_lb = -np.sqrt(np.minimum(y_r, 0.0) ** 2 + tail)
-    y_abs = np.maximum(np.abs(y_th), np.abs(y_lb))
-    d = step * np.minimum((1.0 + np.abs(s)) ** (-1.0 / 3.0), 2.0 / (1.0 + y_abs))
-    group = np.floor(np.log2(np.ceil((y_th - y_lb) / d))).astype(int)
-    out = np.empty(s.shape, complex)
-    for g in np.unique(group):
-        sel = group == g
-        args = (s[sel], y_th[sel], y_r[sel], y_lb[sel])
-        n1 = max(1, int(np.ceil(np.max((y_th[sel] - y_r[sel]) / d[sel]))))
-        n2 = max(1, int(np.ceil(np.max((y_r[sel] - y_lb[sel]) / d[sel]))))
-        coarse = _first_passage(*args, n1, n2)
-        fine = _first_passage(*args, 2 * n1, 2 * n2)
-        out[sel] = (16.0 * fine - coarse) / 15.0
+    (out,) = _extrapolated(_first_passage, s, (vt - mu_) / sg, (vr - mu_) / sg, tr / tau,
+                           step, tail)
     return as_output(np.exp(-s * tr / tau) * out, shape)
