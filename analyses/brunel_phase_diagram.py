@@ -32,11 +32,21 @@ from neurorect.spec_lif import LIFNetwork  # noqa: E402
 STATES = {"AI": (5.0, 2.0), "SR": (3.0, 2.0), "SI fast": (6.0, 4.0), "SI slow": (4.5, 0.9)}
 
 
-def theory(n_g: int, n_eta: int) -> xr.Dataset:
-    grid = {"lif_network.g": np.linspace(3.0, 8.0, n_g),
-            "lif_network.eta": np.linspace(0.5, 4.0, n_eta)}
-    with _progress.phase(f"mean field on {n_g} x {n_eta} states"):
-        return lif.mean_field(LIFNetwork(), grid=grid, step=0.25, n_eigenvalues=1)
+def theory(quick: bool) -> xr.Dataset:
+    """The mean field on the grid: eta is dense around 0.8-1.2, where the rate rises steeply
+    out of the quiescent state and the slow oscillation (SI slow) lives."""
+    g = np.linspace(3.0, 8.0, 11 if quick else 26)
+    eta = (np.linspace(0.5, 4.0, 8) if quick else
+           np.concatenate([[0.5, 0.65], np.linspace(0.78, 1.2, 15), np.linspace(1.35, 4.0, 11)]))
+    with _progress.phase(f"mean field on {g.size} x {eta.size} states"):
+        return lif.mean_field(LIFNetwork(), grid={"lif_network.g": g, "lif_network.eta": eta},
+                              step=0.25, n_eigenvalues=1)
+
+
+def _edges(x: np.ndarray) -> np.ndarray:
+    """Cell edges of a (possibly irregular) grid: midpoints, the ends mirrored."""
+    mid = 0.5 * (x[1:] + x[:-1])
+    return np.concatenate([[x[0] - (mid[0] - x[0])], mid, [x[-1] + (x[-1] - mid[-1])]])
 
 
 def brian2_states(duration: float, transient: float) -> dict[str, xr.Dataset]:
@@ -70,55 +80,60 @@ def figure(mf: xr.Dataset, runs: dict[str, xr.Dataset], path: Path) -> None:
     state = leading(mf)
     g, eta = mf["g"].values, mf["eta"].values
     rate = state["r0"].sel(population="E").values.T  # (eta, g)
-    growth = state["max_growth_rate"].values.T
-    fig = plt.figure(figsize=(12, 8.5), layout="constrained")
-    grid = fig.add_gridspec(2, 4, height_ratios=[1.6, 1.0])
-    ax = fig.add_subplot(grid[0, :3])
-    dg, de = g[1] - g[0], eta[1] - eta[0]
-    edges_g = np.concatenate([g - dg / 2, [g[-1] + dg / 2]])
-    edges_e = np.concatenate([eta - de / 2, [eta[-1] + de / 2]])
-    norm = LogNorm(vmin=0.1, vmax=500.0)
-    mesh = ax.pcolormesh(edges_g, edges_e, np.clip(rate, 0.1, None), norm=norm,
-                         cmap="viridis", shading="flat")
+    unstable = state["stable"].values.T == 0.0
+    fig = plt.figure(figsize=(14, 9.5), layout="constrained")
+    rows = fig.add_gridspec(2, 1, height_ratios=[1.55, 1.0])
+    top = rows[0].subgridspec(1, 2, width_ratios=[2.6, 1.0])
+    ax = fig.add_subplot(top[0])
+    mesh = ax.pcolormesh(_edges(g), _edges(eta), np.clip(rate, 0.1, None),
+                         norm=LogNorm(vmin=0.1, vmax=500.0), cmap="viridis", shading="flat")
     fig.colorbar(mesh, ax=ax, label="mean-field rate (Hz)")
-    contour = ax.contour(g, eta, growth, levels=[0.0], colors="white", linewidths=2)
-    ax.clabel(contour, fmt={0.0: "stability boundary"}, fontsize=8)
-    unstable = np.ma.masked_where(growth < 0, np.ones_like(growth))
-    ax.contourf(g, eta, unstable, levels=[0.5, 1.5], colors="none", hatches=["//"])
-    multi = (state["n_solutions"].values.T > 1)
+    with plt.rc_context({"hatch.color": "white", "hatch.linewidth": 0.8}):
+        ax.contourf(g, eta, unstable.astype(float), levels=[0.5, 1.5], colors="none",
+                    hatches=["//"])
+    ax.contour(g, eta, unstable.astype(float), levels=[0.5], colors="white", linewidths=2)
+    multi = state["n_solutions"].values.T > 1
     if np.any(multi):
         ax.contour(g, eta, multi.astype(float), levels=[0.5], colors="orange",
                    linestyles="--", linewidths=1.5)
     for name, (gs, es) in STATES.items():
         run = runs.get(name)
-        label = name if run is None else f"{name}\nBrian2 {float(run['r0'].mean()):.3g} Hz"
+        label = name if run is None else f"{name}: Brian2 {float(run['r0'].mean()):.3g} Hz"
         ax.plot(gs, es, "o", ms=9, mfc="white", mec="black", mew=1.5)
         ax.annotate(label, (gs, es), xytext=(8, 6), textcoords="offset points", fontsize=8,
-                    color="white", fontweight="bold")
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                          "alpha": 0.85})
     ax.set(xlabel="relative inhibition g", ylabel="external drive eta = nu_ext / nu_thr",
-           title="model A, D = 1.5 ms: mean-field rate; hatched: asynchronous state unstable "
-                 "(both channels); dashed orange: several solutions")
-    ax_f = fig.add_subplot(grid[0, 3])
-    freq = state["max_growth_freq"].where(np.isfinite(state["max_growth_freq"]))
-    near = np.abs(state["max_growth_rate"]) < 60.0
-    for i in range(eta.size):
-        mask = near.values[:, i] & np.isfinite(freq.values[:, i])
-        ax_f.plot(g[mask], np.abs(freq.values[mask, i]), ".", color=plt.cm.plasma(i / eta.size))
-    ax_f.set(xlabel="g", ylabel="frequency of the leading root (Hz)",
-             title="near the boundary (|Re| < 60/s)\ncolour: eta (dark low, light high)")
-    ax_f.grid(alpha=0.3)
+           title="mean-field rate; white line, hatched: the asynchronous state is unstable; "
+                 "orange dashes: several solutions")
+    ax.title.set_fontsize(9.5)
+    ax_f = fig.add_subplot(top[1])
+    freq = state["max_growth_freq"].values
+    near = (np.abs(state["max_growth_rate"].values) < 60.0) & np.isfinite(freq)
+    points = ax_f.scatter(np.repeat(g[:, None], eta.size, axis=1)[near], np.abs(freq[near]),
+                          c=np.repeat(eta[None, :], g.size, axis=0)[near], cmap="plasma",
+                          s=14, vmin=eta.min(), vmax=eta.max())
+    fig.colorbar(points, ax=ax_f, label="eta")
+    ax_f.set(yscale="log", xlabel="relative inhibition g",
+             ylabel="frequency of the leading root (Hz)",
+             title="near the boundary (|Re lambda| < 60/s)")
+    ax_f.grid(alpha=0.3, which="both")
+    bottom = rows[1].subgridspec(1, max(len(runs), 1))
     for k, (name, run) in enumerate(runs.items()):
-        a = fig.add_subplot(grid[1, k])
+        a = fig.add_subplot(bottom[k])
         t0 = float(run.attrs["duration"]) - 0.1
         t, r = population_rate(run, t0, 0.1)
-        a.plot((t - t0) * 1e3, r, lw=0.8, color="C0")
+        a.plot((t - t0) * 1e3, r, lw=0.8, color="C0", label="Brian2 (0.5 ms bins)")
         gs, es = STATES[name]
         point = leading(mf.sel(g=gs, eta=es, method="nearest"))
-        a.axhline(float(point["r0"][0]), color="C1", ls="--", lw=1, label="mean field")
-        a.set(xlabel="time (ms)", ylabel="population rate (Hz)" if k == 0 else None,
-              title=f"{name}: g = {gs:g}, eta = {es:g}\nBrian2 {float(run['r0'].mean()):.3g} Hz,"
-                    f" CV {float(run['cv'].mean()):.2f}, sync {float(run['synchrony'].mean()):.3g}")
+        a.axhline(float(point["r0"][0]), color="C1", ls="--", lw=1.2, label="mean field")
+        a.set(xlabel="time (ms)", ylabel="population rate (Hz)" if k == 0 else None)
+        a.set_title(f"{name} (g = {gs:g}, eta = {es:g})\nr0 {float(run['r0'].mean()):.3g} Hz, "
+                    f"CV {float(run['cv'].mean()):.2f}, synchrony "
+                    f"{float(run['synchrony'].mean()):.3g}", fontsize=9)
         a.legend(fontsize=7, loc="upper right")
+    fig.suptitle("Brunel (2000) model A, D = 1.5 ms: mean-field phase diagram and Brian2 at "
+                 "four states")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -131,8 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    n_g, n_eta = (11, 8) if args.quick else (26, 22)
-    mf = theory(n_g, n_eta)
+    mf = theory(args.quick)
     runs = brian2_states(0.35 if args.quick else 1.2, 0.15 if args.quick else 0.4)
     summary = xr.Dataset(
         {"brian2_r0": (("state", "population"), np.array([r["r0"].values for r in runs.values()])),
