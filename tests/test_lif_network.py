@@ -247,9 +247,9 @@ def test_same_seed_same_spikes():
 
     short = SMALL.__class__(**{**SMALL.__dict__, "N_E": 80, "N_I": 20, "C_E": 8, "C_I": 2,
                                "J": 1e-2, "mod_freqs": ()})
-    a = simulate_network(short, 0.2, transient=0.05, target="numpy", seed=5, progress=False)
-    b = simulate_network(short, 0.2, transient=0.05, target="numpy", seed=5, progress=False)
-    c = simulate_network(short, 0.2, transient=0.05, target="numpy", seed=6, progress=False)
+    a = simulate_network(short, 0.12, transient=0.02, target="numpy", seed=5, progress=False)
+    b = simulate_network(short, 0.12, transient=0.02, target="numpy", seed=5, progress=False)
+    c = simulate_network(short, 0.12, transient=0.02, target="numpy", seed=6, progress=False)
     np.testing.assert_array_equal(a["spike_time"], b["spike_time"])
     np.testing.assert_array_equal(a["spike_neuron"], b["spike_neuron"])
     assert a["spike_time"].size != c["spike_time"].size or not np.array_equal(
