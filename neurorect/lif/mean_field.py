@@ -37,8 +37,13 @@ stable.) The roots are found in two stages:
    (``G`` computed on a log grid and interpolated onto a grid fine enough for the delay's
    phase): its winding number counts the roots in the right half-plane (``n_unstable``), and
    its near-zeros are the starting points of
-2. Newton's method in the complex plane with the exact ``chi(lam)``, which gives the leading
-   eigenvalues (``growth_rate = Re lam``, 1/s; ``oscillation_freq = Im lam / 2 pi``, Hz).
+2. Newton's method in the complex plane with the exact ``chi(lam)`` from the lowest-frequency
+   near-zeros and from those whose one-step estimate lies furthest right. Reported: the
+   lowest-frequency roots, one per branch of the delay (``growth_rate = Re lam``, 1/s;
+   ``oscillation_freq = Im lam / 2 pi``, Hz; the first is the network's own oscillation,
+   ~125 Hz in model A), and the largest real part of all (``max_growth_rate``,
+   ``max_growth_freq``). Roots left of ``Re lam = -10 / tau_m`` are not sought (a quiescent
+   network, whose loop gain is ~0, has none to its right).
 
 Because ``chi_var`` tends to ``r0 / sigma^2`` at high frequency, ``G`` tends to
 ``G_inf = nu S / sigma^2`` (the recurrent share of the input variance, < 1): an infinite
@@ -287,10 +292,12 @@ def mean_field(model: Model | LIFNetwork, *, grid: Mapping[str, ArrayLike] | Non
         ``freq``. Variables: ``r0`` (Hz), ``mu``, ``sigma`` (V) per solution and population;
         ``n_solutions``; ``slope_mu`` (Hz/V) and ``slope_var`` (Hz/V^2), the derivatives of
         the rate at the operating point; ``growth_rate`` (1/s) and ``oscillation_freq`` (Hz)
-        of the leading eigenvalues; ``n_unstable`` (Nyquist count on ``[0, f_max]``);
+        of the lowest-frequency eigenvalues (``eigenvalue`` dim: one per delay branch);
+        ``max_growth_rate`` and ``max_growth_freq``, the rightmost of all (``inf`` Hz: the
+        chain's limit); ``n_unstable`` (Nyquist count on ``[0, f_max]``);
         ``growth_rate_limit`` and ``loop_gain_limit`` (the high-frequency chain);
         ``stable`` (1 or 0); ``growth_rate_mean_only``, ``oscillation_freq_mean_only`` (the
-        leading eigenvalue without the variance channel); with ``freqs``: ``gain``
+        lowest-frequency eigenvalue without the variance channel); with ``freqs``: ``gain``
         (Hz per Hz), ``phase`` (rad), ``gain_mean_only``, ``phase_mean_only``. Absent
         solutions are NaN. See the module docstring for the channels each includes.
     """
