@@ -22,7 +22,7 @@ from neurorect.spec import Model
 
 __all__ = ["model_argument", "quantity_argument", "seed_argument", "whole_argument",
            "flag_argument", "limit_argument", "batch_argument", "frequencies_argument",
-           "SEED_LIMIT"]
+           "float_array", "text_argument", "SEED_LIMIT"]
 
 #: Seeds are kept as int64 in the kernels' key derivation: 0 <= seed < 2**63.
 SEED_LIMIT = 2**63
@@ -134,12 +134,43 @@ def frequencies_argument(key: str, freqs: Any, *, nyquist: float | None = None) 
         raise ModelError("frequencies must be a non-empty 1-D list", key=key,
                          value=_describe(freqs), allowed=f"a non-empty 1-D list, {allowed}")
     bad = ~np.isfinite(array) | (array <= 0)
-    if nyquist is not None:
-        bad |= array >= nyquist
     if np.any(bad):
-        raise ModelError("frequency out of range", key=key, value=float(array[bad][0]),
-                         allowed=allowed)
+        raise ModelError("frequencies must be finite and positive", key=key,
+                         value=array[bad].tolist()[:4], allowed=allowed)
+    if nyquist is not None and np.any(array >= nyquist):
+        raise ModelError("frequency at or above the Nyquist frequency", key=key,
+                         value=float(array.max()), allowed=allowed)
     return array
+
+
+def float_array(key: str, value: Any, *, shape: tuple[int, ...] | None = None,
+                allowed: str = "numbers") -> np.ndarray:
+    """``value`` as a float array (broadcast to ``shape`` when given); ModelError naming
+    ``key`` for text, objects or a shape that does not broadcast."""
+    try:
+        if isinstance(value, (str, bytes, Mapping)):
+            raise TypeError
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError("must be numbers", key=key, value=_describe(value),
+                         allowed=allowed) from None
+    if shape is not None:
+        try:
+            array = np.broadcast_to(array, shape)
+        except ValueError:
+            raise ModelError("wrong shape", key=key, value=f"shape {array.shape}",
+                             allowed=f"one number or shape {shape}") from None
+    return array
+
+
+def text_argument(key: str, value: Any, *, optional: bool = True) -> str | None:
+    """A string (None passes when ``optional``)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ModelError("must be a name", key=key, value=_describe(value),
+                         allowed="a string" + (", or None" if optional else ""))
+    return value
 
 
 def _is_scalar_number(value: Any) -> bool:

@@ -26,7 +26,8 @@ from typing import NamedTuple
 
 from neurorect.errors import ModelError
 
-__all__ = ["Cost", "run_cost", "check_cost", "DEFAULT_MAX_WORK", "work_limit", "memory_limit"]
+__all__ = ["Cost", "run_cost", "sweep_cost", "check_cost", "DEFAULT_MAX_WORK", "work_limit",
+           "memory_limit"]
 
 #: Default largest run, neuron-steps (see the module docstring).
 DEFAULT_MAX_WORK = 1e11
@@ -91,7 +92,7 @@ def check_cost(cost: Cost, *, max_work: float | None, max_memory: float | None,
             f"(at least {_duration_text(hours)} at the engine's best speed of "
             f"~{_BEST_SPEED:.0e} neuron-steps/s); check dt, the duration and the grid, or "
             "pass max_work=... (math.inf for no limit) or set NEURORECT_MAX_WORK",
-            key="max_work", value=max_work, allowed=f"work <= {work:.3g} neuron-steps")
+            key="max_work", value=work, allowed=f"work <= {work:.3g} neuron-steps")
     memory = memory_limit(max_memory)
     if cost.bytes > memory:
         raise ModelError(
@@ -99,7 +100,7 @@ def check_cost(cost: Cost, *, max_work: float | None, max_memory: float | None,
             f"{memory / 2**30:.3g} GiB (80 % of this machine's memory unless set); use fewer "
             "neurons or batch copies (run_sweep cuts a grid into chunks), record less, or "
             "pass max_memory=... (bytes) or set NEURORECT_MAX_MEMORY",
-            key="max_memory", value=max_memory, allowed=f"memory <= {memory:.4g} bytes")
+            key="max_memory", value=memory, allowed=f"memory <= {memory:.4g} bytes")
 
 
 def _duration_text(hours: float) -> str:
@@ -123,3 +124,12 @@ def _environment(name: str, default: float) -> float:
         raise ModelError("environment variable must be positive", key=name, value=text,
                          allowed="a positive number, or 'inf'")
     return value
+
+
+def sweep_cost(*, n_points: int, n_dims: int, n_populations: int, n_harmonics: int,
+               neuron_steps: float) -> Cost:
+    """The :class:`Cost` of a sweep's own arrays (the layout's per-point indices, the
+    chunks' results and the assembled grid, ~3 copies) and its total neuron-steps; each
+    chunk's run is checked by :func:`neurorect.simulate` itself."""
+    per_point = 8 * (2 * n_dims + 4) + 3 * 8 * (n_populations * (2 + 2 * n_harmonics) + 4)
+    return Cost(float(n_points) * per_point, float(neuron_steps))

@@ -14,7 +14,9 @@ import time
 
 import numpy as np
 
+from neurorect import _progress
 from neurorect._plan import Plan
+from neurorect._recording import sum_name, unit_label
 from neurorect.errors import ModelError, SimulationError
 from neurorect.kernels.layout import FAIL_RATE, RESYNC, Coupling, Evolving, Recording, Setup
 from neurorect.kernels.network import run_network
@@ -85,24 +87,26 @@ def coupling_arrays(W: np.ndarray, mode: str, dtype) -> Coupling:
 
 def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None,
                 evolving: Evolving, plan: Plan, setup: Setup) -> None:
-    from tqdm.auto import tqdm
-
     bar = None
     started = time.perf_counter()
     step = 0
     try:
         while step < n_steps:
             steps = min(chunk, n_steps - step)
+            before = _snapshot(evolving)
             advance(step, steps)
-            step += steps
             if np.any(evolving.fail >= 0):
                 _raise_failure(plan, evolving, setup)
-            if bar is None and progress is not False and step < n_steps:
+            if not np.all(np.isfinite(evolving.acc)):
+                _raise_non_finite_sums(advance, evolving, before, step, steps, plan, setup.dt)
+            step += steps
+            if bar is None and progress is not False and step < n_steps and (
+                    progress or _progress.is_configured() is not False):
                 elapsed = time.perf_counter() - started
                 predicted = elapsed * n_steps / step
-                if progress or predicted > _PROGRESS_AFTER:
-                    bar = tqdm(total=n_steps, initial=step, unit="step", unit_scale=True,
-                               desc="simulate", leave=False)
+                if progress or predicted > _PROGRESS_AFTER:  # --quiet: configured False
+                    bar = _progress.bar(n_steps, "simulate", unit="step", enabled=True,
+                                        initial=step, unit_scale=True)
             elif bar is not None:
                 bar.update(steps)
     finally:
@@ -134,3 +138,33 @@ def _raise_failure(plan: Plan, evolving: Evolving, setup: Setup) -> None:
         f"non-finite {quantity} {at}{shown}: the dynamics diverged; check the coupling "
         "strength (a rate network is unstable when gain * ||W|| > 1 along an unstable "
         "direction), the transfer's growth, and dt")
+
+
+def _snapshot(evolving: Evolving) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return evolving.state.copy(), evolving.ou.copy(), evolving.acc.copy()
+
+
+def _raise_non_finite_sums(advance, evolving: Evolving, before, step0: int, steps: int,
+                           plan: Plan, dt: float) -> None:
+    """SimulationError naming the step, the unit and the statistics sum that overflowed
+    while every rate stayed finite. The chunk ``[step0, step0 + steps)`` is replayed from
+    its start in halves (results do not depend on the chunking), so the step is pinned in
+    about two chunks' work."""
+    low, high = step0, step0 + steps  # sums finite after step `low`, not after `high`
+    while high - low > 1:
+        middle = (low + high) // 2
+        evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+        advance(low, middle - low)
+        if np.all(np.isfinite(evolving.acc)):
+            before, low = _snapshot(evolving), middle
+        else:
+            high = middle
+    evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+    advance(low, 1)
+    unit, k = (int(i) for i in np.argwhere(~np.isfinite(evolving.acc))[0])
+    rate = float(np.max(np.abs(evolving.state)))
+    raise SimulationError(
+        f"non-finite statistics at t = {low * dt:.6g} s (step {low}): {sum_name(k)} of "
+        f"{unit_label(plan, unit)} overflowed although every rate stayed finite (largest "
+        f"|state| {rate:.3g}); rescale the model (gain, threshold or drive near the float "
+        "range, ~1.8e308)")

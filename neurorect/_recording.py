@@ -18,7 +18,7 @@ import numpy as np
 
 from neurorect._plan import Plan
 from neurorect.errors import ModelError, NeurorectWarning, SimulationError
-from neurorect.fourier import harmonics_from_sums, leakage_bound
+from neurorect.fourier import harmonics_from_sums, leakage_bound, measurable_harmonics
 from neurorect.kernels.layout import RECORD_RATE, RECORD_STATE, SIN_AMP, SIN_FREQ, Recording
 from neurorect.spec import Simulation
 
@@ -35,6 +35,8 @@ def record_layout(plan: Plan, neurons, sim: Simulation, n_steps: int, dtype: str
     recording over ``max_bytes``.
     """
     n = plan.n_neurons
+    if neurons is not None:
+        _neuron_indices(neurons)  # checked even when nothing is recorded
     if sim.record == "none":
         chosen = np.zeros(0, dtype=np.int64)
     elif neurons is None:
@@ -198,13 +200,17 @@ def window_statistics(plan: Plan, acc: np.ndarray, windows: np.ndarray, periods:
     _check_finite_sums(plan, acc, stop_time)
     r0, amplitude, phase = harmonics_from_sums(acc, counts, freq=freq, dt=dt,
                                                start=windows[:, 0])
+    n_harmonics = acc.shape[1] - 1
     short = (freq > 0) & (periods < min_periods)
     r0[short] = np.nan
     amplitude[short | (freq <= 0)] = np.nan
     phase[short | (freq <= 0)] = np.nan
+    # harmonics at or above the Nyquist frequency are NaN by construction
+    above = np.arange(1, n_harmonics + 1) > measurable_harmonics(freq, dt, n_harmonics)[:, None]
     unresolved = (freq > 0) & ~short & np.isnan(r0)
-    overflow = ~short & ~unresolved & ~(np.isfinite(r0) & np.all(
-        np.isfinite(amplitude) | (freq <= 0)[:, None], axis=1))
+    expected = (short | unresolved | (freq <= 0))[:, None] | above
+    overflow = ~np.isfinite(r0) & ~(short | unresolved) | np.any(
+        ~np.isfinite(amplitude) & ~expected, axis=1)
     if np.any(overflow):
         unit = int(np.flatnonzero(overflow)[0])
         raise SimulationError(
@@ -212,8 +218,9 @@ def window_statistics(plan: Plan, acc: np.ndarray, windows: np.ndarray, periods:
             f"{unit_label(plan, unit)}: r0 or a harmonic amplitude overflowed although the "
             "rates and their sums were finite; rescale the model (rates near the float "
             "range, ~1.8e308)")
-    _warn_short(plan, freq, short, unresolved, windows, dt, min_periods)
-    leakage = leakage_bound(freq, dt, counts, periods, acc.shape[1] - 1)
+    aliased = (freq > 0) & ~short & ~unresolved & np.any(above, axis=1)
+    _warn_short(plan, freq, short, unresolved, aliased, windows, dt, min_periods)
+    leakage = leakage_bound(freq, dt, counts, periods, n_harmonics)
     return WindowStatistics(r0, amplitude, phase, periods, counts * dt, leakage)
 
 
@@ -230,9 +237,9 @@ def _check_finite_sums(plan: Plan, acc: np.ndarray, stop_time: float) -> None:
 
 
 def _warn_short(plan: Plan, freq: np.ndarray, short: np.ndarray, unresolved: np.ndarray,
-                windows: np.ndarray, dt: float, min_periods: int) -> None:
-    """ONE NeurorectWarning for the units whose statistics are NaN, saying why."""
-    if not (np.any(short) or np.any(unresolved)):
+                aliased: np.ndarray, windows: np.ndarray, dt: float, min_periods: int) -> None:
+    """ONE NeurorectWarning for the units whose statistics are (partly) NaN, saying why."""
+    if not (np.any(short) or np.any(unresolved) or np.any(aliased)):
         return
     first = int(windows[0, 0])
     available = (int(windows[:, 1].max()) - first) * dt
@@ -250,4 +257,9 @@ def _warn_short(plan: Plan, freq: np.ndarray, short: np.ndarray, unresolved: np.
             f"{int(unresolved.sum())} units have statistics windows that cannot separate "
             "their harmonics (too few samples per period for n_harmonics, or harmonics "
             "aliasing near the Nyquist frequency 1/(2 dt)): NaN; lower n_harmonics or dt")
-    warnings.warn("; ".join(parts), NeurorectWarning, stacklevel=5)
+    if np.any(aliased):
+        parts.append(
+            f"{int(aliased.sum())} units have harmonics at or above the Nyquist frequency "
+            f"1/(2 dt) = {0.5 / dt:g} Hz (from {float(freq[aliased].min()):g} Hz up): those "
+            "harmonics are NaN (the lower ones are exact); lower dt to measure them")
+    warnings.warn("; ".join(parts), NeurorectWarning, stacklevel=4)

@@ -5,9 +5,11 @@ batch, ``batch`` (with one coordinate per batched parameter, named after it). Va
 
 * ``rate`` (time, neuron), Hz: the recorded rate (or ``state`` with ``record="state"``);
 * ``r0`` (neuron), Hz, and ``amplitude``/``phase`` (neuron, harmonic), Hz and rad: streaming
-  statistics computed inside the kernel over whole periods of each neuron's analysis
-  frequency ``stat_freq`` after the transient, in the sine convention
-  ``r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)``;
+  statistics accumulated inside the kernel over ``stat_periods`` whole periods (rounded to
+  steps: ``stat_duration``) of each neuron's analysis frequency ``stat_freq`` after the
+  transient and fitted by exact least squares (:mod:`neurorect.fourier.sums`; leakage bound
+  ``stat_leakage``), in the sine convention ``r(t) = r0 + sum_k A_k sin(2 pi k f t +
+  phase_k)``; NaN together below ``min_periods`` whole periods;
 * ``mean_rate`` (population), Hz: population average of ``r0``;
 * with ``unit_stats=True``: ``fraction_below_threshold``, ``fraction_zero_rate`` (neuron), 1,
   and ``rate_variance`` (neuron), Hz^2, over the same window, and their population means
@@ -335,10 +337,22 @@ def noise_input(model: Model, duration: float | str | None = None, *, dt=None,
         ``eta`` (drive units), dims ([batch,] time, neuron), sampled like ``rate``: the value
         held over step n is at ``time = n dt``. Neurons without OU noise give zeros.
     """
+    model = model_argument(model)
+    for key, value in (("duration", duration), ("dt", dt)):
+        quantity_argument(key, value)
+    seed_argument("seed", seed)
+    batch_argument(batch)
+    record_every = whole_argument("record_every", record_every, optional=False)
     model = _overrides(model, duration=duration, dt=dt, seed=seed)
     sim = model.simulation
-    plan = compile_plan(model, seed=sim.seed, batch=batch)
     n_steps = int(round(sim.duration / sim.dt))
+    n_chosen = model.size if neurons is None else np.unique(np.asarray(neurons)).size
+    n_batch = max((len(v) for v in (batch or {}).values()), default=1)
+    check_cost(run_cost(n_units=n_batch * model.size, n_neurons=model.size, n_steps=n_steps,
+                        n_harmonics=0, record_bytes=8.0 * n_batch * n_chosen
+                        * -(-n_steps // record_every)), max_work=None, max_memory=None,
+               what="this noise trace")
+    plan = compile_plan(model, seed=sim.seed, batch=batch)
     chosen = np.arange(plan.n_neurons) if neurons is None else np.asarray(neurons, dtype=int)
     units = (np.arange(plan.n_batch)[:, None] * plan.n_neurons + chosen).ravel()
     traces = ou_traces(plan.keys[units], plan.ou_init[units], plan.params[units], sim.dt,

@@ -4,7 +4,10 @@ The file layout: top-level ``name`` and ``description``, and the tables ``[simul
 ``[populations.NAME]``, ``[drives.NAME]``, ``[connections.NAME]``, ``[lif]`` and
 ``[lif_network]``, each the
 fields of one dataclass of :mod:`neurorect.spec` (a population's ``transfer`` is an inline
-table ``{ kind = "leaky_relu", gain = ..., ... }``). Two layers:
+table ``{ kind = "leaky_relu", gain = ..., ... }``), and ``[feedforward]``, a layered network
+that expands into populations, connections and drives on loading
+(:class:`neurorect.spec_feedforward.FeedForward`; a saved model holds the expanded tables).
+Two layers:
 
 * tables: :func:`model_from_dict` builds and validates a Model from the nested dict of a
   file (errors name the file, the full key, the value and what is allowed);
@@ -30,8 +33,10 @@ from neurorect._paths import MODEL_KEYS, POPULATION_KEYS, table_errors, table_ke
 from neurorect._validate import check_keys
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.initial import InitialState
 from neurorect.io import write_text
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
+from neurorect.spec_feedforward import FeedForward
 from neurorect.spec_lif import LIFNetwork
 
 __all__ = ["load_model", "loads_model", "dumps_model", "dump_model", "model_from_dict",
@@ -44,15 +49,17 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
     Raises ModelError naming ``source`` (the file), the full key path, the value and what is
     allowed.
     """
+    layered = "feedforward" in data  # [feedforward] expands into populations (below)
     with table_errors("", source, data):
-        check_keys("", data, MODEL_KEYS)
-        if "populations" not in data and "lif_network" in data:
+        check_keys("", data, MODEL_KEYS + ("feedforward",))
+        if "populations" not in data and "lif_network" in data and not layered:
             raise ModelError("missing required key: the rate network matched to the "
                              "[lif_network]", key="populations", value=None,
                              allowed="[populations.E] and [populations.I] tables; "
                                      "neurorect.crossval.matched_network(LIFNetwork(...)) "
                                      "computes them")
-        check_keys("", data, MODEL_KEYS, required=("populations",))
+        check_keys("", data, MODEL_KEYS + ("feedforward",),
+                   required=() if layered else ("populations",))
 
     def build(prefix: str, cls: type, table: Any, keys=None, required=(), **fixed):
         with table_errors(prefix, source, table):
@@ -73,6 +80,11 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
               for name, table in tables("drives").items()}
     connections = [build(f"connections.{name}", Connection, table, required=("pre", "post"),
                          name=name) for name, table in tables("connections").items()]
+    if layered:
+        layers = build("feedforward", FeedForward, data["feedforward"],
+                       required=("layers", "size", "weight_var", "tau"))
+        populations, connections, drives = layers.expand(populations, connections, drives,
+                                                         file=source)
     simulation = build("simulation", Simulation, data.get("simulation", {}))
     lif = build("lif", LIFNeuron, data["lif"]) if "lif" in data else None
     network = (build("lif_network", LIFNetwork, data["lif_network"]) if "lif_network" in data
@@ -92,7 +104,8 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         out["description"] = model.description
     out["simulation"] = {f.name: getattr(model.simulation, f.name) for f in fields(Simulation)}
     out["populations"] = {p.name: {"size": p.size, "tau": p.tau, "form": p.form,
-                                   "init": p.init, "transfer": p.transfer.to_dict()}
+                                   "init": _init_table(p.init),
+                                   "transfer": p.transfer.to_dict()}
                           for p in model.populations}
     if model.drives:
         out["drives"] = {name: drive.to_dict() for name, drive in model.drives.items()}
@@ -104,6 +117,13 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         out["lif_network"] = {f.name: getattr(model.lif_network, f.name)
                               for f in fields(LIFNetwork)}
     return out
+
+
+def _init_table(init: Any) -> Any:
+    """A population's ``init`` as written to a file: a number, a list or a table."""
+    if isinstance(init, InitialState):
+        return init.to_dict()
+    return list(init) if isinstance(init, tuple) else init
 
 
 def _connection_table(connection: Connection) -> dict[str, Any]:
@@ -139,6 +159,9 @@ def load_model(path: str | Path) -> Model:
     ModelError
         Naming the file, the key, the value and what is allowed.
     """
+    if not isinstance(path, (str, Path)):
+        raise ModelError("must be the path of a model file", key="path",
+                         value=type(path).__name__, allowed="a str or pathlib.Path (.toml)")
     path = Path(path)
     try:
         text = path.read_text()
@@ -204,4 +227,7 @@ def dumps_model(model: Model) -> str:
 def dump_model(model: Model, path: str | Path) -> None:
     """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model
     (atomically, see :func:`neurorect.io.atomic_path`)."""
+    if not isinstance(model, Model):
+        raise ModelError("must be a model", key="model", value=type(model).__name__,
+                         allowed="a neurorect.Model")
     write_text(path, dumps_model(model))

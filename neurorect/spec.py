@@ -54,6 +54,7 @@ from neurorect._validate import (
 )
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.initial import InitialState, as_init, initial_values
 from neurorect.spec_lif import LIFNetwork
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import field_dimension, to_si
@@ -100,8 +101,11 @@ class Population:
         "gain": ..., ...}``, unit strings allowed).
     form : {"rate", "voltage"}
         Which state equation (see module docstring).
-    init : float
+    init : float, sequence or InitialState
         Initial state: rate (Hz) in rate form, input ``v`` (drive units) in voltage form.
+        One number, one value per unit, or a seeded distribution (a table
+        ``{ kind = "normal", mean = ..., std = ..., seed = ... }``, see
+        :mod:`neurorect.initial`).
     """
 
     name: str
@@ -109,7 +113,7 @@ class Population:
     transfer: Transfer = field(default_factory=LeakyReLU)
     size: int = 1
     form: str = "rate"
-    init: float = 0.0
+    init: float | tuple[float, ...] | InitialState = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.transfer, Mapping):
@@ -121,12 +125,19 @@ class Population:
         check_positive("tau", self.tau, unit="s")
         check_integer("size", self.size, low=1)
         check_choice("form", self.form, FORMS)
-        object.__setattr__(self, "init", float(_si("Population", "init", self.init,
-                                                    form=self.form)))
+        init = self.init
+        if not isinstance(init, (dict, InitialState)):  # numbers, unit strings, lists
+            init = _si("Population", "init", init, form=self.form)
+        object.__setattr__(self, "init", as_init(init))
+        initial_values(self.init, self.size)  # per-unit lists must have ``size`` values
         if not isinstance(self.transfer, Transfer):
             raise ModelError("must be a transfer", key="transfer", value=self.transfer,
                              allowed="a neurorect transfer (LeakyReLU, Softplus, ...) or "
                                      "a table { kind = 'leaky_relu', gain = ..., ... }")
+
+    def initial_values(self) -> np.ndarray:
+        """The initial state of each unit (state units), from ``init``."""
+        return initial_values(self.init, self.size)
 
 
 @dataclass(frozen=True)
@@ -347,6 +358,8 @@ class Model:
                                  allowed=", ".join(names), file=self.source)
             size = self.population(pop_name).size
             for key in ("I0", "I1", "freq", "phase"):
+                if not isinstance(getattr(drive, key), tuple):
+                    continue  # one number fits any size: no array of `size` values needed
                 try:
                     drive.per_neuron(key, size)
                 except ModelError as error:
@@ -494,6 +507,10 @@ class Model:
         layout; see :mod:`neurorect._paths`), and validated like a model file: errors name
         the file and the full key.
         """
+        if not isinstance(values, Mapping):
+            raise ModelError("must be a mapping of dotted paths to values", key="values",
+                             value=type(values).__name__, allowed="{'drives.E.I0': 0.5, ...}",
+                             file=self.source)
         return self.replace(**changed_fields(self, values))
 
     def get_value(self, path: str) -> Any:

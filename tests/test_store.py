@@ -39,7 +39,8 @@ from neurorect.sweeps.store import MANIFEST, chunk_file
 ROOT = Path(__file__).resolve().parents[1]
 ALPHA = "populations.E.transfer.alpha"
 GRID = {ALPHA: "0:1:8"}
-OPTIONS = {"chunk_size": 2, "duration": 0.3, "progress": False}  # 4 chunks of 2 points
+OPTIONS = {"chunk_size": 2, "duration": 0.4, "progress": False}  # 4 chunks of 2 points
+# (0.4 s: the 5 Hz drive gets one whole period after the 0.2 s transient)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def foreign_chunk(file: Path, store: Path, single) -> None:
     """Chunk 1 of another sweep (same grid and chunking, another duration): same points,
     a valid file, but not this sweep's."""
     other = store.parent / "other_store"
-    run_sweep(single, GRID, store=other, **{**OPTIONS, "duration": 0.4})
+    run_sweep(single, GRID, store=other, **{**OPTIONS, "duration": 0.5})
     shutil.copyfile(chunk_file(other, 1), file)
 
 

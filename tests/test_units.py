@@ -238,9 +238,11 @@ def _table_classes() -> dict[str, type]:
 
 
 def _numeric_fields(cls: type) -> set[str]:
-    # annotations are strings (postponed evaluation); a drive's Scalar is float or per-neuron
+    # annotations are strings (postponed evaluation); a drive's Scalar is float or per-neuron;
+    # a union counts by its first member (Population.init: a number, per-unit values or a
+    # seeded table)
     return {f.name for f in dataclasses.fields(cls)
-            if str(f.type) in ("float", "int", "Scalar")}
+            if str(f.type).split(" |")[0] in ("float", "int", "Scalar")}
 
 
 def test_dimension_table_covers_exactly_the_numeric_fields():

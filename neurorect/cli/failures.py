@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``args.handler(args)``; every failure is reported as one line (see the module)."""
     command = f"neurorect {args.command}"
     restore = _configure(args, command)
+    sigint = signal.getsignal(signal.SIGINT)
     try:
         return int(args.handler(args) or 0)
     except (Exception, KeyboardInterrupt) as error:
@@ -45,12 +47,16 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(error, BrokenPipeError):  # e.g. `neurorect models | head -1`
             _silence_stdout()
             return FAILED
+        if isinstance(error, KeyboardInterrupt):  # one Ctrl-C is enough: a second one while
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # we report and exit is ignored
         status, message = describe(error)
         label = "interrupted" if status == INTERRUPTED else "error"
         print(f"{command}: {label}: {message}", file=sys.stderr, flush=True)
         return status
     finally:
         restore()
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and sigint is not None:
+            signal.signal(signal.SIGINT, sigint)  # for callers of main() in a running program
 
 
 def describe(error: BaseException) -> tuple[int, str]:
@@ -98,7 +104,7 @@ def _configure(args: argparse.Namespace, command: str):
     from neurorect import _progress
 
     quiet = bool(args.quiet)
-    before = (_progress.is_configured(), warnings.showwarning)
+    before = (_progress.is_configured(), warnings.showwarning, os.environ.get("TQDM_DISABLE"))
     _progress.configure(enabled=False if quiet else None)
     if quiet:  # bars of rooms that do not go through _progress, and of Dask workers
         os.environ["TQDM_DISABLE"] = "1"
@@ -114,6 +120,10 @@ def _configure(args: argparse.Namespace, command: str):
     def restore() -> None:
         _progress.configure(enabled=before[0])
         warnings.showwarning = before[1]
+        if before[2] is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before[2]
 
     return restore
 

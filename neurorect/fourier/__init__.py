@@ -40,10 +40,10 @@ spike_transfer_function
     The same for a spike train, binned at the stimulus sampling step.
 complex_coefficient, to_amplitude_phase, from_amplitude_phase, wrap_phase
     Helpers for the sine-phase convention.
-harmonics_from_sums, leakage_bound
+harmonics_from_sums, leakage_bound, measurable_harmonics
     Mean and harmonics from streaming sums over any window (least squares with the exact Gram
     matrix of the sampled basis: exact for harmonics 1..K), and the bound on the leakage of
-    higher harmonics into them.
+    higher harmonics into them; which harmonics lie below the Nyquist frequency.
 amplitude_phase_se
     Standard errors of amplitude and phase from the covariance of the complex coefficient
     (delta method).
@@ -83,10 +83,10 @@ from neurorect.fourier.phase import (
 )
 from neurorect.fourier.spectra import spike_transfer_function, transfer_function
 from neurorect.fourier.spikes import spike_harmonics
-from neurorect.fourier.sums import harmonics_from_sums, leakage_bound
+from neurorect.fourier.sums import harmonics_from_sums, leakage_bound, measurable_harmonics
 
 __all__ = [
     "harmonics", "spike_harmonics", "transfer_function", "spike_transfer_function",
     "complex_coefficient", "to_amplitude_phase", "from_amplitude_phase", "wrap_phase",
-    "harmonics_from_sums", "leakage_bound", "amplitude_phase_se",
+    "harmonics_from_sums", "leakage_bound", "measurable_harmonics", "amplitude_phase_se",
 ]

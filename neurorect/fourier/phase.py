@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
 
 __all__ = ["wrap_phase", "to_amplitude_phase", "from_amplitude_phase", "complex_coefficient",
@@ -21,7 +22,7 @@ TWO_PI = 2.0 * np.pi
 
 def wrap_phase(phase: ArrayLike) -> np.ndarray:
     """Wrap phases (rad) to the interval ``(-pi, pi]``."""
-    phase = np.asarray(phase, dtype=float)
+    phase = float_array("phase", phase, allowed="phases in rad")
     return np.pi - np.mod(np.pi - phase, TWO_PI)
 
 

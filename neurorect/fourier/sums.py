@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurorect._arguments import float_array
+from neurorect.errors import ModelError
 from neurorect.fourier.phase import TWO_PI, wrap_phase
 
 __all__ = ["harmonics_from_sums", "leakage_bound", "geometric_sums", "measurable_harmonics"]
@@ -77,24 +79,61 @@ def _gram(sums: np.ndarray, n_harmonics: int) -> np.ndarray:
     return np.where(lag >= 0, values, np.conj(values))
 
 
-def _solve(acc: np.ndarray, gram: np.ndarray, count: np.ndarray):
-    """Least-squares coefficients beta_m (m = -K..K) of units with their Gram; NaN rows where
-    the Gram is singular to working precision. Everything is scaled by 1/N first, so that sums
-    near the float range do not overflow in the solve."""
-    K = acc.shape[-1] - 1
-    scaled = acc / count[:, None]
-    rhs = np.concatenate([np.conj(scaled[:, :0:-1]), scaled], axis=-1)  # m = -K..K
-    normal = gram / count[:, None, None]
+def _regular(sums: np.ndarray, count: np.ndarray, n_harmonics: int) -> np.ndarray:
+    """Which normalised Grams ``G / N`` can be solved: those within the Neumann bound
+    ``||G / N - I||_inf <= 2 sum_{d=1}^{2K} |S(d)| / N < 1/2`` (condition number <= 3),
+    and, for up to 2K + 1 = 257 unknowns, the others whose condition number is below
+    ``_MAX_CONDITION``."""
     with np.errstate(invalid="ignore", over="ignore"):
-        finite = np.all(np.isfinite(normal), axis=(1, 2))
-        condition = np.full(count.shape, np.inf)
-        if np.any(finite):
-            condition[finite] = np.linalg.cond(normal[finite])
-        good = condition < _MAX_CONDITION
-        beta = np.full(rhs.shape, np.nan + 0j)
-        if np.any(good):
-            beta[good] = np.linalg.solve(normal[good], rhs[good][..., None])[..., 0]
-    return beta[:, K:], good  # m = 0..K
+        off_diagonal = 2.0 * np.abs(sums[:, 1:]).sum(axis=1) / count
+        regular = off_diagonal < 0.5
+        doubtful = np.flatnonzero(~regular & np.all(np.isfinite(sums), axis=1))
+        if doubtful.size and 2 * n_harmonics + 1 <= 257:
+            normal = _gram(sums[doubtful], n_harmonics) / count[doubtful, None, None]
+            regular[doubtful] = np.linalg.cond(normal) < _MAX_CONDITION
+    return regular
+
+
+def _rhs(acc: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Right-hand sides of the normal equations for m = -K..K, scaled by 1/N (so that sums
+    near the float range do not overflow in the solve)."""
+    scaled = acc / count[:, None]
+    return np.concatenate([np.conj(scaled[:, :0:-1]), scaled], axis=-1)
+
+
+def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray):
+    """r0 and z_1..z_K of units fitted with K = acc.shape[1] - 1 harmonics (K may be 0);
+    NaN where the Gram is not regular (:func:`_regular`)."""
+    K = acc.shape[1] - 1
+    size = 2 * K + 1
+    # units sharing (f, start, N) share their Gram: build each distinct one once
+    keys, inverse = np.unique(np.stack([freq, start, count], axis=1), axis=0,
+                              return_inverse=True)
+    inverse = inverse.reshape(-1)
+    sums = geometric_sums(keys[:, 0], dt, keys[:, 1], keys[:, 2], 2 * K + 1)
+    regular = _regular(sums, keys[:, 2], K)
+    beta = np.full((count.size, size), np.nan + 0j)
+    if size <= 33:  # small systems: one batched solve per block of units
+        block_units = max(1, _BLOCK * 49 // size**2)
+        for lo in range(0, count.size, block_units):
+            block = np.arange(lo, min(lo + block_units, count.size))
+            block = block[regular[inverse[block]]]
+            if block.size:
+                normal = _gram(sums[inverse[block]], K) / count[block, None, None]
+                beta[block] = np.linalg.solve(normal, _rhs(acc[block], count[block])[..., None]
+                                              )[..., 0]
+    else:  # many harmonics: one Levinson solve (O(K^2)) per distinct Gram, all its units
+        from scipy.linalg import solve_toeplitz
+
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(keys.shape[0] + 1))
+        for key in np.flatnonzero(regular):
+            units = order[bounds[key]:bounds[key + 1]]
+            column = _gram(sums[key:key + 1], K)[0, :, 0] / keys[key, 2]
+            beta[units] = solve_toeplitz((column, np.conj(column)),
+                                         _rhs(acc[units], count[units]).T).T
+    r0 = beta[:, K].real
+    return r0, 2j * beta[:, K + 1:]  # z_k = 2 i beta_k (sine convention)
 
 
 def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
@@ -128,8 +167,7 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
         and for the harmonics at or above the Nyquist frequency (see
         :func:`measurable_harmonics`; the fit then uses the harmonics below it).
     """
-    acc = np.asarray(acc, dtype=complex)
-    counts = np.asarray(counts, dtype=float)
+    acc, counts, dt = _checked_sums(acc, counts, dt)
     if freq is None or dt is None or start is None:
         with np.errstate(invalid="ignore", divide="ignore"):
             r0 = acc[..., 0].real / counts
@@ -168,22 +206,21 @@ def measurable_harmonics(freq, dt: float, n_harmonics: int) -> np.ndarray:
     return np.clip(np.where(freq > 0, below, 0), 0, n_harmonics).astype(np.int64)
 
 
-def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray):
-    """r0 and z_1..z_K of units fitted with K = acc.shape[1] - 1 harmonics (K may be 0)."""
-    K = acc.shape[1] - 1
-    # units sharing (f, start, N) share their Gram: build each distinct one once
-    keys, inverse = np.unique(np.stack([freq, start, count], axis=1), axis=0,
-                              return_inverse=True)
-    inverse = inverse.reshape(-1)
-    grams = _gram(geometric_sums(keys[:, 0], dt, keys[:, 1], keys[:, 2], 2 * K + 1), K)
-    r0 = np.empty(count.size)
-    coefficient = np.empty((count.size, K), dtype=complex)
-    for lo in range(0, count.size, _BLOCK):
-        block = slice(lo, lo + _BLOCK)
-        beta, _ = _solve(acc[block], grams[inverse[block]], count[block])
-        r0[block] = beta[:, 0].real
-        coefficient[block] = 2j * beta[:, 1:]  # z_k = 2 i beta_k (sine convention)
-    return r0, coefficient
+def _checked_sums(acc, counts, dt):
+    """``acc`` (..., K + 1) complex and ``counts`` (...) as arrays, ``dt`` > 0 or None."""
+    try:
+        acc = np.asarray(acc, dtype=complex)
+    except (TypeError, ValueError):
+        raise ModelError("must be complex sums", key="acc", value=type(acc).__name__,
+                         allowed="an array (..., K + 1) of complex sums") from None
+    counts = float_array("counts", counts, allowed="sample counts")
+    if acc.ndim < 1 or acc.shape[-1] < 1 or counts.shape != acc.shape[:-1]:
+        raise ModelError("counts must have the shape of acc without its last axis", key="counts",
+                         value=f"shape {counts.shape}", allowed=f"shape {acc.shape[:-1]}")
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise ModelError("must be a positive time step", key="dt", value=dt,
+                         allowed="0 < dt < inf (s)")
+    return acc, counts, dt
 
 
 def leakage_bound(freq, dt: float, counts, periods, n_harmonics: int) -> np.ndarray:
@@ -192,7 +229,11 @@ def leakage_bound(freq, dt: float, counts, periods, n_harmonics: int) -> np.ndar
     ``(j + K) f <= 1/(2 dt)``, for windows of ``counts`` samples meant to hold ``periods``
     whole periods of ``freq`` (Hz). 0 for exact whole-step periods; NaN where ``freq`` is 0,
     ``periods`` is 0 or the Neumann bound does not apply (``N <= pi K |delta|``)."""
-    freq, counts, periods = (np.asarray(v, dtype=float) for v in (freq, counts, periods))
+    if not (np.isfinite(dt) and dt > 0):
+        raise ModelError("must be a positive time step", key="dt", value=dt,
+                         allowed="0 < dt < inf (s)")
+    freq, counts, periods = (float_array(name, v) for name, v in
+                             (("freq", freq), ("counts", counts), ("periods", periods)))
     with np.errstate(divide="ignore", invalid="ignore"):
         delta = np.abs(counts - periods / (freq * dt))
         denominator = counts - np.pi * n_harmonics * delta

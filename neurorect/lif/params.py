@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from neurorect._arguments import float_array
 from neurorect.errors import ModelError
 from neurorect.units import to_si
 
@@ -46,7 +47,7 @@ NEURON = ("mu", "sigma", "tau_m", "v_th", "v_reset", "t_ref")
 def _check(name: str, value: ArrayLike) -> NDArray:
     """``value`` as a float array; ModelError naming ``name``, the first bad value and range."""
     ok_fn, allowed = _RULES[name]
-    arr = np.asarray(to_si(value, _DIMENSIONS[name], key=name), dtype=float)
+    arr = float_array(name, to_si(value, _DIMENSIONS[name], key=name), allowed=allowed)
     ok = np.isfinite(arr)
     if ok_fn is not None:
         ok &= ok_fn(arr)

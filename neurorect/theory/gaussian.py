@@ -31,26 +31,29 @@ from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
-from scipy.special import comb, ndtr
+from scipy.special import ndtr
 
+from neurorect._arguments import float_array
 from neurorect._validate import check_finite, check_integer, check_range
 from neurorect.errors import ModelError, NeurorectWarning
 from neurorect.theory.common import DRIVE, PARAM_UNITS, annotate, argument, check_transfer
-from neurorect.theory.normal import density, interval_moments, piece_power_sums, tail_moments
+from neurorect.theory.gaussian_quad import METHOD as QUADRATURE_METHOD
+from neurorect.theory.gaussian_quad import expect, quad_powers, quad_slope_powers
+from neurorect.theory.normal import (
+    density,
+    interval_moments,
+    piece_power_sums,
+    tail_moments,
+)
 from neurorect.theory.pwl import LEAKY_NAMES, Ramps, leaky_relu_ramps
-from neurorect.theory.quadrature import CHUNK, breaks, graded_rule, singular_slope
-from neurorect.transfer import LeakyReLU, LIFTransfer, PowerLaw, Transfer
+from neurorect.transfer import LeakyReLU, Transfer
 
 __all__ = ["gaussian_mean_rate", "gaussian_gain", "gaussian_moment", "gaussian_slope_moment",
            "gaussian_stats"]
 
 #: Highest power k of gaussian_moment / gaussian_slope_moment.
 MAX_POWER = 4
-#: Composite Gauss-Legendre rule on ``z in [-half_width, half_width]``: panels, nodes per panel.
-_GAUSS_PANELS, _GAUSS_NODES, _GAUSS_HALF_WIDTH = 12, 20, 12.0
 _CLOSED = "closed form (piecewise linear: tail moments of the normal on each piece)"
-_NUMERICAL = ("numerical: composite Gauss-Legendre quadrature on mu +- 12 s, 20 nodes per "
-              "panel, graded towards the threshold (~1e-14 relative)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,7 +75,8 @@ class _Inputs:
             if name not in names:
                 raise ModelError(f"unknown parameter of {type(transfer).__name__}", key=name,
                                  value=params[name], allowed=", ".join(names))
-        arrays = [np.asarray(check_finite("mu", mu), float), np.asarray(s, float)]
+        arrays = [np.asarray(check_finite("mu", float_array("mu", mu)), float),
+                  np.asarray(float_array("s", s), float)]
         arrays += [np.asarray(value, float) for value in params.values()]
         arrays = np.broadcast_arrays(*arrays)
         check_range("s", arrays[1], low=0.0, high=math.inf, high_open=True)
@@ -93,7 +97,8 @@ class _Inputs:
         self.kind = type(transfer)
 
     def ramps(self) -> Ramps:
-        return leaky_relu_ramps(*self.params)
+        ramps = leaky_relu_ramps(*self.params)
+        return ramps.active() if ramps.delta.size else ramps  # absent clipping: one kink
 
     def per_combo(self, compute: Callable[[Transfer, np.ndarray], np.ndarray]) -> np.ndarray:
         """``compute(transfer, mask)`` (values at the points of ``mask``), assembled."""
@@ -213,122 +218,15 @@ def _leaky_curvature(inputs: _Inputs) -> np.ndarray:
     ``phi != 0``)."""
     ramps = inputs.ramps()
     pieces = _Pieces(ramps, inputs.mu, inputs.s, 0)
-    values = np.stack([_ramp_value(ramps, pieces.kappa[..., j]) for j in range(pieces.K)], -1)
+    values = np.zeros(pieces.kappa.shape)  # phi at each kink
+    for j in range(pieces.K):
+        values[..., j] = _ramp_value(ramps, pieces.kappa[..., j])
     term = pieces.delta * values
     smooth = np.sum(term * density(pieces.z), -1) / pieces.sd
     on_kink = (pieces.kappa == inputs.mu[..., None]) & (term != 0)
-    limit = np.where(np.any(on_kink, -1), np.sum(np.where(on_kink, np.sign(term), 0), -1)
-                     * math.inf, 0.0)
+    sign = np.sum(np.where(on_kink, np.sign(term), 0.0), -1)
+    limit = np.select([sign > 0, sign < 0], [math.inf, -math.inf], 0.0)
     return np.where(pieces.positive, smooth, limit)
-
-
-# --------------------------------------------------------------------------------------------
-# other transfers: quadrature
-# --------------------------------------------------------------------------------------------
-
-def _expect(transfer: Transfer, mu: np.ndarray, s: np.ndarray, integrand, *extra) -> np.ndarray:
-    """``E[integrand(x, z, *extra)]`` for ``x = mu + s z``, ``z ~ N(0, 1)`` (1-D inputs).
-
-    Composite Gauss-Legendre on ``z in [-12, 12]``, split at the transfer's threshold and
-    graded towards it. ``extra`` are per-point arrays handed to ``integrand`` as columns.
-    """
-    out = np.empty(mu.shape)
-    L = _GAUSS_HALF_WIDTH
-    for lo in range(0, mu.size, CHUNK):
-        sl = slice(lo, lo + CHUNK)
-        m, sd = mu[sl, None], s[sl, None]
-        kinks = []  # standardised position of each kink
-        for kink in breaks(transfer):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                kinks.append(np.clip(np.where(sd > 0, (kink - m) / sd, L), -L, L))
-        z, w = graded_rule(-L, L, _GAUSS_PANELS, _GAUSS_NODES, m.shape[0], kinks)
-        values = integrand(m + sd * z, z, *(e[sl, None] for e in extra))
-        out[sl] = np.sum(w * density(z) * values, -1)
-    return out
-
-
-def _quad_powers(transfer: Transfer, mu, s, powers: int, shift) -> np.ndarray:
-    """``E[(phi - shift)^k]``, ``k = 0..powers``, by quadrature (1-D inputs)."""
-    shift = np.broadcast_to(np.asarray(shift, float), mu.shape)
-    out = np.stack([_expect(transfer, mu, s, lambda x, z, c, k=k:
-                            (np.asarray(transfer(x), float) - c) ** k, shift)
-                    for k in range(powers + 1)])
-    return _point_mass(out, np.asarray(transfer(mu), float) - shift, s)
-
-
-def _point_mass(out: np.ndarray, value: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """``out`` (powers on the first axis) with ``value^k`` exactly where ``s = 0`` (the rule
-    sums its weights to 1 only to rounding)."""
-    k = np.arange(out.shape[0]).reshape((-1,) + (1,) * value.ndim)
-    return np.where(s > 0, out, value ** k)
-
-
-def _stein_gain(transfer: Transfer, mu, s) -> np.ndarray:
-    """``E[phi'(x)] = E[z phi(x)] / s`` (``phi'(mu)`` at ``s = 0``)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stein = _expect(transfer, mu, s, lambda x, z: z * np.asarray(transfer(x), float)) / s
-    return np.where(s > 0, stein, np.asarray(transfer.derivative(mu), float))
-
-
-def _power_law_singular(transfer: PowerLaw, mu, s, k: int) -> np.ndarray:
-    """``E[phi'^k]`` of a power law with ``p = k (1 - n)`` in ``(0, 1)``.
-
-    ``phi' = c u^(n-1)``, ``u = x - t > 0``: with ``u = s v`` and ``v = w^q``, ``q = 1/(1-p)``,
-    ``E = c^k s^-p q int_0^W pdf(z0 + w^q) dw``, ``z0 = (t - mu)/s``, ``W = (12 - z0)^(1/q)``:
-    a smooth integrand up to a mild ``w^q`` bend at 0, towards which the panels are graded.
-    """
-    p = k * (1.0 - transfer.n)
-    q = 1.0 / (1.0 - p)
-    c = transfer.k * transfer.n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z0 = np.where(s > 0, (transfer.threshold - mu) / s, 0.0)
-    top = np.maximum(_GAUSS_HALF_WIDTH - z0, 0.0) ** (1.0 / q)
-    with np.errstate(divide="ignore", invalid="ignore"):  # the density's peak, w^q = -z0
-        peak = np.where(top > 0, np.maximum(-z0, 0.0) ** (1.0 / q) / top, 0.0)
-    out = np.empty(mu.shape)
-    for lo in range(0, mu.size, CHUNK):
-        sl = slice(lo, lo + CHUNK)
-        # split at the peak too: for p near 1 the density is narrow in w there
-        y, w = graded_rule(0.0, 1.0, _GAUSS_PANELS, _GAUSS_NODES, mu[sl].size,
-                           [np.zeros((mu[sl].size, 1)), np.clip(peak[sl, None], 0.0, 1.0)])
-        wv = top[sl, None] * y
-        out[sl] = top[sl] * np.sum(w * density(z0[sl, None] + wv ** q), -1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = c ** k * q * out / s ** p
-    at_zero = np.asarray(transfer.derivative(mu), float) ** k
-    return np.where(s > 0, out, at_zero)
-
-
-def _quad_slope_raw(transfer: Transfer, mu, s, k: int) -> np.ndarray:
-    """``E[phi'^k]`` by quadrature, Stein's identity or the singular rules (1-D inputs)."""
-    if not singular_slope(transfer):
-        return _expect(transfer, mu, s, lambda x, z: np.asarray(transfer.derivative(x),
-                                                                  float) ** k)
-    if k == 1:
-        return _stein_gain(transfer, mu, s)
-    at_zero = np.asarray(transfer.derivative(mu), float) ** k
-    if isinstance(transfer, LIFTransfer) or k * (1.0 - transfer.n) >= 1.0:
-        return np.where(s > 0, math.inf, at_zero)  # not integrable at the threshold
-    return _power_law_singular(transfer, mu, s, k)
-
-
-def _quad_slope_powers(transfer: Transfer, mu, s, powers: int, shift) -> np.ndarray:
-    """``E[(phi' - shift)^k]``, ``k = 0..powers`` (1-D inputs)."""
-    shift = np.broadcast_to(np.asarray(shift, float), mu.shape)
-    if not singular_slope(transfer):
-        out = np.stack([_expect(transfer, mu, s, lambda x, z, c, k=k:
-                                (np.asarray(transfer.derivative(x), float) - c) ** k, shift)
-                        for k in range(powers + 1)])
-        return _point_mass(out, np.asarray(transfer.derivative(mu), float) - shift, s)
-    raw = [np.ones(mu.shape)] + [_quad_slope_raw(transfer, mu, s, j)
-                                 for j in range(1, powers + 1)]
-    if not np.any(shift):
-        return np.stack(raw)
-    # central from raw moments: the slope varies a lot (it diverges), little cancellation
-    with np.errstate(invalid="ignore"):  # inf - inf where a moment diverges: inf
-        out = [sum(comb(k, j, exact=True) * raw[j] * (-shift) ** (k - j) for j in range(k + 1))
-               for k in range(powers + 1)]
-    return np.stack([np.where(np.isnan(o), math.inf, o) for o in out])
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,7 +239,7 @@ def _powers(inputs: _Inputs, powers: int, shift=0.0, slope: bool = False) -> np.
     if inputs.leaky:
         compute = _leaky_slope_powers if slope else _leaky_powers
         return compute(inputs, powers, shift)
-    rule = _quad_slope_powers if slope else _quad_powers
+    rule = quad_slope_powers if slope else quad_powers
     out = np.empty((powers + 1,) + inputs.shape)
     for number, transfer in enumerate(inputs.combos):
         mask = inputs.index == number
@@ -362,9 +260,11 @@ def gaussian_moment(transfer: Transfer, mu, s, k: int, *, central: bool = False,
                     **params) -> float | np.ndarray:
     """``E[phi(x)^k]`` (or ``E[(phi(x) - E[phi(x)])^k]``) for Gaussian input ``x ~ N(mu, s^2)``.
 
-    Exact for the leaky ReLU, clipping and baseline included (relative error <= 5e-14 of
-    ``E[|phi - c|^k]``; see :mod:`neurorect.theory.gaussian`); quadrature with ~1e-14
-    relative accuracy for the other transfers. At ``s = 0``: ``phi(mu)^k`` (central: 0).
+    Exact for the leaky ReLU, clipping and baseline included (error <= 5e-14 of
+    ``E[|phi - c|^k]``, far tails included, plus for a central moment the effect of the
+    mean's own rounding, ~1e-16 ``|E[phi]|``; see :mod:`neurorect.theory.gaussian`);
+    quadrature with ~1e-14 relative accuracy for the other transfers. At ``s = 0``:
+    ``phi(mu)^k`` (central: 0).
 
     Parameters
     ----------
@@ -428,14 +328,9 @@ def gaussian_mean_rate(transfer: Transfer, mu, s, **params) -> float | np.ndarra
 
     Parameters
     ----------
-    transfer : Transfer
-        Rate transfer ``phi`` (Hz).
-    mu : array_like
-        Mean input, drive units.
-    s : array_like
-        Standard deviation of the input, drive units, ``>= 0`` (broadcast against ``mu``).
-    **params : array_like
-        Overrides of the transfer's parameters, as in :func:`gaussian_moment`.
+    transfer, mu, s, **params
+        As in :func:`gaussian_moment`: the transfer ``phi`` (Hz), the mean input and its
+        standard deviation (drive units, ``s >= 0``), parameter overrides (all broadcast).
 
     Returns
     -------
@@ -457,7 +352,7 @@ def gaussian_gain(transfer: Transfer, mu, s, **params) -> float | np.ndarray:
     Parameters
     ----------
     transfer, mu, s, **params
-        As in :func:`gaussian_mean_rate`.
+        As in :func:`gaussian_moment`.
 
     Returns
     -------
@@ -475,7 +370,7 @@ def variance_slope(transfer: Transfer, mu, s) -> np.ndarray:
         return _leaky_slope_powers(inputs, 2, 0.0)[2] + _leaky_curvature(inputs)
     mu_, s_ = inputs.mu.ravel(), inputs.s.ravel()
     with np.errstate(divide="ignore", invalid="ignore"):
-        stein = _expect(transfer, mu_, s_, lambda x, z: z * np.asarray(transfer(x), float)
+        stein = expect(transfer, mu_, s_, lambda x, z: z * np.asarray(transfer(x), float)
                         * np.asarray(transfer.derivative(x), float)) / s_
     at_zero = np.asarray(transfer.derivative(mu_), float) ** 2
     return np.where(s_ > 0, stein, at_zero).reshape(inputs.shape)
@@ -563,7 +458,7 @@ def gaussian_stats(transfer: Transfer, mu, s, **params) -> xr.Dataset:
             annotate(ds.coords[name], DRIVE, "mean input" if name == "mu" else "input s.d.")
         elif name in overrides:
             annotate(ds.coords[name], PARAM_UNITS.get(name, "1"), f"{transfer.kind} {name}")
-    ds.attrs.update(transfer=repr(transfer), method=_CLOSED if inputs.leaky else _NUMERICAL,
+    ds.attrs.update(transfer=repr(transfer), method=_CLOSED if inputs.leaky else QUADRATURE_METHOD,
                     convention="x ~ N(mu, s^2); moments of phi(x) and phi'(x)")
     return ds
 

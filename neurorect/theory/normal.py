@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import comb, erfcx, ndtr
+from scipy.special import erfcx, ndtr
 
 __all__: list[str] = []  # internal to neurorect.theory (see its docstring)
 
@@ -37,6 +37,14 @@ _FORWARD_UP_TO = 1.5  # forward recurrence for a <= this, Miller's algorithm abo
 _MILLER_START = 150  # first index of the backward recurrence
 _UNDERFLOW = 39.0  # pdf(a) underflows beyond; T_n(a) = 0 there
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def comb(n: int, k: int) -> int:
+    """The binomial coefficient (``math.comb``; cached for the small powers used here)."""
+    return _BINOMIAL[n][k] if n < len(_BINOMIAL) else math.comb(n, k)
+
+
+_BINOMIAL = [[math.comb(n, k) for k in range(n + 1)] for n in range(9)]
 
 
 def density(z) -> np.ndarray:
@@ -90,7 +98,7 @@ def interval_moments(tail_a: np.ndarray, tail_b: np.ndarray, width) -> np.ndarra
     w = np.where(finite, width, 0.0)
     out = np.array(tail_a, dtype=float, copy=True)
     for n in range(out.shape[0]):
-        beyond = sum(comb(n, m, exact=True) * w ** (n - m) * tail_b[m] for m in range(n + 1))
+        beyond = sum(comb(n, m) * w ** (n - m) * tail_b[m] for m in range(n + 1))
         out[n] = out[n] - np.where(finite, beyond, 0.0)
     return out
 
@@ -108,6 +116,6 @@ def piece_power_sums(value, slope, moments: np.ndarray) -> np.ndarray:
     out = np.empty((powers + 1,) + np.broadcast_shapes(value.shape, slope.shape,
                                                          moments.shape[1:]))
     for k in range(powers + 1):
-        out[k] = sum(comb(k, n, exact=True) * value ** (k - n) * slope ** n * moments[n]
+        out[k] = sum(comb(k, n) * value ** (k - n) * slope ** n * moments[n]
                      for n in range(k + 1))
     return out
