@@ -55,7 +55,7 @@ from neurorect._validate import (
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.initial import InitialState, as_init, initial_values
-from neurorect.spec_lif import LIFNetwork
+from neurorect.spec_lif import LIFNetwork, LIFNeuron
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import field_dimension, to_si
 
@@ -262,53 +262,6 @@ class Simulation:
         check_integer("seed", self.seed, low=0)
         check_integer("record_every", self.record_every, low=1)
         check_integer("n_harmonics", self.n_harmonics, low=1)
-
-
-@dataclass(frozen=True)
-class LIFNeuron:
-    """The leaky integrate-and-fire neuron a rate population is matched to (``[lif]`` table).
-
-    Brunel's convention: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, voltages from
-    rest. The input ``mu(t)`` is the matched population's drive (``drives.<population>``),
-    in volts.
-
-    Parameters
-    ----------
-    population : str
-        The rate population whose drive the LIF neurons receive.
-    tau_m : float
-        Membrane time constant, s.
-    v_th, v_reset : float
-        Threshold and reset, V (``v_reset < v_th``).
-    t_ref : float
-        Absolute refractory period, s.
-    sigma : float
-        Noise amplitude, V (free membrane standard deviation ``sigma / sqrt(2)``).
-    n_neurons : int
-        LIF neurons per condition.
-    dt : float
-        Brian2 time step, s.
-    """
-
-    population: str = "E"
-    tau_m: float = 0.02
-    v_th: float = 0.02
-    v_reset: float = 0.01
-    t_ref: float = 0.002
-    sigma: float = 0.005
-    n_neurons: int = 1000
-    dt: float = 5e-5
-
-    def __post_init__(self) -> None:
-        for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
-            object.__setattr__(self, name, float(_si("LIFNeuron", name, getattr(self, name))))
-        check_positive("tau_m", self.tau_m, unit="s")
-        check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
-                    unit="V")
-        check_nonnegative("t_ref", self.t_ref, unit="s")
-        check_nonnegative("sigma", self.sigma, unit="V")
-        check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
-        check_integer("n_neurons", self.n_neurons, low=1)
 
 
 class NeuronArrays(NamedTuple):

@@ -1,4 +1,6 @@
-r"""The ``[lif_network]`` table: a Brunel (2000) E-I network of LIF neurons.
+r"""The LIF tables: ``[lif]`` (:class:`LIFNeuron`, the neuron a rate population is matched to)
+and ``[lif_network]`` (:class:`LIFNetwork`, a Brunel (2000) E-I network of LIF neurons); both
+re-exported by :mod:`neurorect.spec`.
 
 Brunel's model A: ``N_E`` excitatory and ``N_I`` inhibitory leaky integrate-and-fire neurons
 (Brunel's convention, voltages from rest: ``tau_m dV/dt = -V + tau_m sum_j J_j
@@ -49,7 +51,7 @@ from neurorect._validate import (
 from neurorect.errors import ModelError
 from neurorect.units import field_dimension, to_si
 
-__all__ = ["LIFNetwork", "EXTERNAL_KINDS", "LIF_NETWORK_UNITS", "POPULATIONS"]
+__all__ = ["LIFNeuron", "LIFNetwork", "EXTERNAL_KINDS", "LIF_NETWORK_UNITS", "POPULATIONS"]
 
 EXTERNAL_KINDS = ("poisson", "white")
 #: The two populations of the network, excitatory first.
@@ -64,10 +66,12 @@ LIF_NETWORK_UNITS = {
 _REL_TOL = 1e-9
 
 
-def _si(key: str, value: Any, dimension: str | None = None) -> Any:
-    """``value`` in SI, its dimension checked against the field's entry of
-    :data:`neurorect.units.FIELD_DIMENSIONS` (or ``dimension``)."""
-    want = dimension if dimension is not None else field_dimension("LIFNetwork", key)
+def _si(key: str, value: Any, dimension: str | None = None, table: str = "LIFNetwork") -> Any:
+    """``value`` in SI, its dimension checked against the entry of field ``key`` of class
+    ``table`` in :data:`neurorect.units.FIELD_DIMENSIONS` (or ``dimension``)."""
+    if type(value) is float or type(value) is int:  # already SI: nothing to check
+        return float(value)
+    want = dimension if dimension is not None else field_dimension(table, key)
     try:
         return to_si(value, want, key=key)
     except ModelError:
@@ -75,6 +79,53 @@ def _si(key: str, value: Any, dimension: str | None = None) -> Any:
     except (ValueError, TypeError) as error:
         raise ModelError(str(error), key=key, value=value,
                          allowed="a number or a quantity string such as '1.5 ms'") from None
+
+
+@dataclass(frozen=True)
+class LIFNeuron:
+    """The leaky integrate-and-fire neuron a rate population is matched to (``[lif]`` table).
+
+    Brunel's convention: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, voltages from
+    rest. The input ``mu(t)`` is the matched population's drive (``drives.<population>``),
+    in volts.
+
+    Parameters
+    ----------
+    population : str
+        The rate population whose drive the LIF neurons receive.
+    tau_m : float
+        Membrane time constant, s.
+    v_th, v_reset : float
+        Threshold and reset, V (``v_reset < v_th``).
+    t_ref : float
+        Absolute refractory period, s.
+    sigma : float
+        Noise amplitude, V (free membrane standard deviation ``sigma / sqrt(2)``).
+    n_neurons : int
+        LIF neurons per condition.
+    dt : float
+        Brian2 time step, s.
+    """
+
+    population: str = "E"
+    tau_m: float = 0.02
+    v_th: float = 0.02
+    v_reset: float = 0.01
+    t_ref: float = 0.002
+    sigma: float = 0.005
+    n_neurons: int = 1000
+    dt: float = 5e-5
+
+    def __post_init__(self) -> None:
+        for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
+            object.__setattr__(self, name, float(_si(name, getattr(self, name), table="LIFNeuron")))
+        check_positive("tau_m", self.tau_m, unit="s")
+        check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
+                    unit="V")
+        check_nonnegative("t_ref", self.t_ref, unit="s")
+        check_nonnegative("sigma", self.sigma, unit="V")
+        check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
+        check_integer("n_neurons", self.n_neurons, low=1)
 
 
 @dataclass(frozen=True)

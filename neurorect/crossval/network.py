@@ -45,7 +45,8 @@ from neurorect.crossval.matched import (
 from neurorect.errors import ModelError, NeurorectWarning
 from neurorect.fourier import wrap_phase
 from neurorect.lif import isi_cv
-from neurorect.lif.mean_field import mean_field, population_spectrum
+from neurorect.lif.mean_field import mean_field
+from neurorect.lif.spectrum import population_spectrum
 from neurorect.spec import Model
 from neurorect.spec_lif import POPULATIONS
 

@@ -51,17 +51,6 @@ chain of roots near multiples of ``1/D`` whose growth rates tend to ``log(G_inf)
 from below (``growth_rate_limit``). They are always stable, but they may lie to the right of
 the finite roots; ``stable`` takes both into account.
 
-Population spectrum (finite size)
----------------------------------
-:func:`population_spectrum`: each neuron's spike train is its unperturbed renewal train (ISI
-density from :func:`~neurorect.lif.laplace.isi_laplace`, spectrum
-``S0 = r0 Re[(1 + F) / (1 - F)]``) plus its linear response to the population rates through
-the delayed loop. With ``u`` and ``v`` the loop gains from E and from I
-(``exp(-i omega D) (chi_mu W_b + chi_var S_b)``) and ``G = u + v``, the one-sided spectrum of
-the E rate is ``2 S0 [|1 + u/(1 - G)|^2 / N_E + |v/(1 - G)|^2 / N_I]`` (and symmetrically for
-I). Left out: the input correlations of shared presynaptic neurons beyond the population
-rates, and non-linear effects; so the theory is for the asynchronous state only.
-
 Linear response to the external rate
 ------------------------------------
 For ``nu_ext(t) = nu_ext + d nu_ext exp(i 2 pi f t)`` both populations respond with
@@ -85,14 +74,13 @@ from neurorect._paths import changed
 from neurorect._schema import attrs, provenance
 from neurorect.errors import ModelError, NeurorectWarning
 from neurorect.lif.characteristic import Loop, Roots, characteristic_roots
-from neurorect.lif.cv import isi_cv
-from neurorect.lif.laplace import isi_laplace, laplace_response
+from neurorect.lif.laplace import laplace_response
 from neurorect.lif.rates import siegert_rate
 from neurorect.spec import Model
 from neurorect.spec_lif import LIF_NETWORK_UNITS, POPULATIONS, LIFNetwork
 
-__all__ = ["mean_field", "population_spectrum", "NetworkArrays", "network_arrays",
-           "self_consistent_rates"]
+__all__ = ["mean_field", "NetworkArrays", "network_arrays", "self_consistent_rates",
+           "resolve_networks"]
 
 _N_SCAN = 400  # rate grid points of the root scan (quadratic spacing from 0 to nu_max)
 
@@ -208,8 +196,8 @@ def self_consistent_rates(arrays: NetworkArrays) -> NDArray:
 # mean_field
 # --------------------------------------------------------------------------------------------
 
-def _networks(model: Model | LIFNetwork, grid: Mapping[str, ArrayLike] | None
-              ) -> tuple[list[LIFNetwork], dict[str, NDArray], str | None]:
+def resolve_networks(model: Model | LIFNetwork, grid: Mapping[str, ArrayLike] | None
+                     ) -> tuple[list[LIFNetwork], dict[str, NDArray], str | None]:
     """The network at every grid point (outer product, last axis fastest) and the axes."""
     if isinstance(model, Model):
         network, source = model.require_lif_network(), model.source
@@ -301,7 +289,7 @@ def mean_field(model: Model | LIFNetwork, *, grid: Mapping[str, ArrayLike] | Non
         (Hz per Hz), ``phase`` (rad), ``gain_mean_only``, ``phase_mean_only``. Absent
         solutions are NaN. See the module docstring for the channels each includes.
     """
-    networks, axes, source = _networks(model, grid)
+    networks, axes, source = resolve_networks(model, grid)
     freq = None if freqs is None else np.atleast_1d(np.asarray(freqs, dtype=float)).ravel()
     if freq is not None and (freq.size == 0 or np.any(~np.isfinite(freq) | (freq < 0))):
         raise ModelError("frequencies must be finite and >= 0", key="freqs",
@@ -468,50 +456,3 @@ def _check_counts(roots: Roots, g_inf: NDArray, arrays: NetworkArrays, f_max: fl
                       "the unstable roots Newton found (raise n_candidates or f_max)",
                       NeurorectWarning, stacklevel=3)
 
-
-def population_spectrum(model: Model | LIFNetwork, freqs: ArrayLike, *, solution: int = 0,
-                        step: float = 0.13) -> xr.Dataset:
-    """Linear-response power spectrum of the E and I population rates (finite size).
-
-    See the module docstring. ``freqs`` in Hz (> 0); returns ``psd`` (population, freq),
-    one-sided, Hz^2/Hz (``2 r0 / N`` for independent Poisson neurons), and ``psd_single``,
-    twice the single neuron's spike-train spectrum ``S0`` (Hz).
-    """
-    networks, _, _ = _networks(model, None)
-    network = networks[0]
-    f = np.atleast_1d(np.asarray(freqs, dtype=float)).ravel()
-    if f.size == 0 or np.any(~np.isfinite(f) | (f <= 0)):
-        raise ModelError("frequencies must be finite and > 0", key="freqs",
-                         value=f.tolist(), allowed="freq > 0 Hz")
-    arrays = network_arrays([network])
-    rates = self_consistent_rates(arrays)[0]
-    if not (0 <= solution < np.isfinite(rates).sum()):
-        raise ModelError("no such solution", key="solution", value=solution,
-                         allowed=f"0..{int(np.isfinite(rates).sum()) - 1}")
-    nu = rates[solution]
-    mu, sigma = arrays.moments(np.array([nu]))
-    kw = {k: float(v[0]) for k, v in arrays.neuron().items()}
-    lam = 2j * np.pi * f
-    chi_mu, chi_var = laplace_response(lam, mu[0], sigma[0], step=step, **kw)
-    F = isi_laplace(lam, mu[0], sigma[0], step=step, **kw)
-    single = 2.0 * nu * np.real((1.0 + F) / (1.0 - F))
-    tau, J, g = network.tau_m, network.J, network.g
-    feedback = np.exp(-lam * network.delay)
-    u = feedback * (chi_mu * tau * J * network.C_E + chi_var * tau * J**2 * network.C_E)
-    v = feedback * (-chi_mu * tau * g * J * network.C_I
-                    + chi_var * tau * g**2 * J**2 * network.C_I)
-    closed = 1.0 / (1.0 - u - v)
-    psd_e = single * (np.abs(1.0 + u * closed) ** 2 / network.N_E
-                      + np.abs(v * closed) ** 2 / network.N_I)
-    psd_i = single * (np.abs(u * closed) ** 2 / network.N_E
-                      + np.abs(1.0 + v * closed) ** 2 / network.N_I)
-    cv = float(isi_cv(mu[0], sigma[0], **kw))
-    return xr.Dataset(
-        {"psd": (("population", "freq"), np.stack([psd_e, psd_i]),
-                 attrs("Hz", "linear-response spectrum of the population rate (one-sided)")),
-         "psd_single": ("freq", single, attrs("Hz", "single-neuron spike-train spectrum "
-                                                    "(one-sided, 2 S0)")),
-         "r0": ((), nu, attrs("Hz", "self-consistent rate")),
-         "cv": ((), cv, attrs("1", "ISI CV of the unperturbed neuron"))},
-        coords={"population": ("population", list(POPULATIONS), attrs("1", "population")),
-                "freq": ("freq", f, attrs("Hz", "frequency"))})
