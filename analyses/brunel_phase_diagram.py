@@ -125,8 +125,10 @@ def figure(mf: xr.Dataset, runs: dict[str, xr.Dataset], path: Path) -> None:
         t, r = population_rate(run, t0, 0.1)
         a.plot((t - t0) * 1e3, r, lw=0.8, color="C0", label="Brian2 (0.5 ms bins)")
         gs, es = STATES[name]
-        point = leading(mf.sel(g=gs, eta=es, method="nearest"))
-        a.axhline(float(point["r0"][0]), color="C1", ls="--", lw=1.2, label="mean field")
+        point = leading(lif.mean_field(LIFNetwork(g=gs, eta=es), step=0.25, n_eigenvalues=1))
+        verdict = "stable" if float(point["stable"]) == 1.0 else "unstable"
+        a.axhline(float(point["r0"][0]), color="C1", ls="--", lw=1.2,
+                  label=f"mean field ({verdict})")
         a.set(xlabel="time (ms)", ylabel="population rate (Hz)" if k == 0 else None)
         a.set_title(f"{name} (g = {gs:g}, eta = {es:g})\nr0 {float(run['r0'].mean()):.3g} Hz, "
                     f"CV {float(run['cv'].mean()):.2f}, synchrony "
