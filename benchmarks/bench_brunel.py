@@ -42,7 +42,7 @@ def brian2_once(model, duration: float, target: str, threads: int = 1) -> dict[s
 
 def rate_once(model, duration: float) -> float:
     started = time.perf_counter()
-    simulate(model, duration, record="none", progress=False)
+    simulate(model, duration, transient=0.0, record="none", progress=False)
     return time.perf_counter() - started
 
 
