@@ -2,12 +2,12 @@
 
 A model is written as a TOML file (see ``models/`` and :mod:`neurorect.modelfile`) with the
 tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]`` (one per driven population),
-``[connections.NAME]`` and ``[lif]``; each table is one of the dataclasses here. Quantities
-may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) or as Brian2
-quantities and are converted to SI on construction, their dimension checked against
-:data:`neurorect.units.FIELD_DIMENSIONS` (``tau = "10 kHz"`` is a ModelError naming the key,
-the value and the dimension expected; bare numbers are SI). Every parameter has a dotted path
-that mirrors the file, e.g.
+``[connections.NAME]``, ``[lif]`` and ``[lif_network]`` (:mod:`neurorect.spec_lif`); each
+table is one of the dataclasses here. Quantities may be written with units (``"10 ms"``,
+``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) or as Brian2 quantities and are converted to SI on
+construction, their dimension checked against :data:`neurorect.units.FIELD_DIMENSIONS`
+(``tau = "10 kHz"`` is a ModelError naming the key, the value and the dimension expected; bare
+numbers are SI). Every parameter has a dotted path that mirrors the file, e.g.
 ``populations.E.transfer.alpha``, ``drives.E.freq``, ``connections.EI.weight``,
 ``simulation.dt``; :meth:`Model.with_values` sets parameters by path (through
 :mod:`neurorect._paths`) and :func:`neurorect.run_sweep` sweeps them.
@@ -55,12 +55,13 @@ from neurorect._validate import (
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.initial import InitialState, as_init, initial_values
+from neurorect.spec_lif import LIFNetwork, LIFNeuron
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import field_dimension, to_si
 
 __all__ = [
     "Population", "Connection", "Simulation", "Model", "single_population", "LIFNeuron",
-    "NeuronArrays", "METHODS", "FORMS",
+    "NeuronArrays", "METHODS", "FORMS", "LIFNetwork",
 ]
 
 FORMS = ("rate", "voltage")
@@ -263,53 +264,6 @@ class Simulation:
         check_integer("n_harmonics", self.n_harmonics, low=1)
 
 
-@dataclass(frozen=True)
-class LIFNeuron:
-    """The leaky integrate-and-fire neuron a rate population is matched to (``[lif]`` table).
-
-    Brunel's convention: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, voltages from
-    rest. The input ``mu(t)`` is the matched population's drive (``drives.<population>``),
-    in volts.
-
-    Parameters
-    ----------
-    population : str
-        The rate population whose drive the LIF neurons receive.
-    tau_m : float
-        Membrane time constant, s.
-    v_th, v_reset : float
-        Threshold and reset, V (``v_reset < v_th``).
-    t_ref : float
-        Absolute refractory period, s.
-    sigma : float
-        Noise amplitude, V (free membrane standard deviation ``sigma / sqrt(2)``).
-    n_neurons : int
-        LIF neurons per condition.
-    dt : float
-        Brian2 time step, s.
-    """
-
-    population: str = "E"
-    tau_m: float = 0.02
-    v_th: float = 0.02
-    v_reset: float = 0.01
-    t_ref: float = 0.002
-    sigma: float = 0.005
-    n_neurons: int = 1000
-    dt: float = 5e-5
-
-    def __post_init__(self) -> None:
-        for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
-            object.__setattr__(self, name, float(_si("LIFNeuron", name, getattr(self, name))))
-        check_positive("tau_m", self.tau_m, unit="s")
-        check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
-                    unit="V")
-        check_nonnegative("t_ref", self.t_ref, unit="s")
-        check_nonnegative("sigma", self.sigma, unit="V")
-        check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
-        check_integer("n_neurons", self.n_neurons, low=1)
-
-
 class NeuronArrays(NamedTuple):
     """Per-neuron view of a model (length ``model.size``, populations in order)."""
 
@@ -335,6 +289,7 @@ class Model:
     name: str = "model"
     description: str = ""
     lif: LIFNeuron | None = None
+    lif_network: LIFNetwork | None = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -451,6 +406,14 @@ class Model:
                              allowed="a model file with an [lif] table (see "
                                      "models/lif_matched.toml)", file=self.source)
         return self.lif
+
+    def require_lif_network(self) -> LIFNetwork:
+        """The ``[lif_network]`` table; ModelError naming the file when the model has none."""
+        if self.lif_network is None:
+            raise ModelError("the model has no [lif_network] table", key="lif_network",
+                             value=None, allowed="a model file with an [lif_network] table "
+                                                 "(see models/brunel_ai.toml)", file=self.source)
+        return self.lif_network
 
     def drive_scalar(self, population: str, name: str) -> float:
         """``drives.<population>.<name>`` (``I0``, ``I1``, ``freq``, ``phase``) as one number.

@@ -272,6 +272,11 @@ FIELD_DIMENSIONS: dict[str, dict[str, str]] = {
     "Sigmoid": {"rate_max": "rate", "threshold": "drive", "slope": "1/drive"},
     "LIFTransfer": {"tau_m": "time", "v_th": "voltage", "v_reset": "voltage",
                     "t_ref": "time"},
+    "LIFNetwork": {"N_E": "count", "N_I": "count", "C_E": "count", "C_I": "count",
+                   "J": "voltage", "g": "dimensionless", "delay": "time",
+                   "eta": "dimensionless", "tau_m": "time", "v_th": "voltage",
+                   "v_reset": "voltage", "t_ref": "time", "dt": "time",
+                   "mod_depth": "dimensionless", "seed": "count"},
 }
 
 

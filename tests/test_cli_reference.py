@@ -25,6 +25,7 @@ from neurorect.spec import (
     Population,
     Simulation,
 )
+from neurorect.spec_lif import EXTERNAL_KINDS, LIFNetwork
 from neurorect.units import parse_quantity
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "model-files.md"
@@ -34,6 +35,7 @@ SECTIONS = {
     "## `[simulation]`": Simulation, "## `[populations.NAME]`": Population,
     "## `[drives.NAME]`": Drive, "### `steps`": Step, "### `pulses`": PulseTrain,
     "### `noise`": Noise, "## `[connections.NAME]`": Connection, "## `[lif]`": LIFNeuron,
+    "## `[lif_network]`": LIFNetwork,
     **{f"### transfer `{kind}`" + (" (also `relu`)" if kind == "leaky_relu" else ""): cls
        for kind, cls in transfers.TRANSFER_KINDS.items()},
 }
@@ -42,7 +44,7 @@ FILE_REQUIRED = {(Population, "transfer")}
 #: Choices each documented key must list (all of them, and nothing else).
 CHOICES = {(Simulation, "method"): METHODS, (Simulation, "record"): RECORD_CHOICES,
            (Population, "form"): FORMS, (Connection, "kind"): CONNECTION_KINDS,
-           (Noise, "kind"): NOISE_KINDS}
+           (Noise, "kind"): NOISE_KINDS, (LIFNetwork, "external"): EXTERNAL_KINDS}
 
 
 def _sections() -> dict[str, list[str]]:
