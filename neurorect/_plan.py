@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from neurorect._paths import si_values
 from neurorect.errors import ModelError
 from neurorect.kernels.layout import (
     I0,
@@ -34,7 +35,6 @@ from neurorect.kernels.layout import (
 )
 from neurorect.kernels.random import initial_normals, stream_keys
 from neurorect.spec import Model
-from neurorect.units import to_si
 
 _INIT_SALT = np.uint64(0xD1B54A32D192ED03)
 _VALIDATE_ALL_UP_TO = 64  # unique values per path validated one by one; beyond: min and max
@@ -170,7 +170,7 @@ def batch_kind(model: Model, path: str) -> str:
 
 def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = None) -> Plan:
     """Compile ``model`` and a zipped batch of parameter values into a :class:`Plan`."""
-    values = _batch_values(batch or {})
+    values = _batch_values(model, batch or {})
     sizes = {array.size for array in values.values()}
     if len(sizes) > 1:
         raise ModelError("batch paths have different lengths (a batch is zipped)",
@@ -211,8 +211,9 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
                 seeds=seeds)
 
 
-def _batch_values(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The batch as ``{path: 1-D SI array}`` (seeds kept as exact integers)."""
+def _batch_values(model: Model, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The batch as ``{path: 1-D SI array}`` (seeds kept as exact integers), each value
+    checked against its field's dimension (DimensionError naming the path)."""
     values: dict[str, np.ndarray] = {}
     for path, raw in batch.items():
         if path == "simulation.seed":  # integers: keep them exact (no float round trip)
@@ -223,7 +224,10 @@ def _batch_values(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
             values[path] = array.astype(np.int64)
             continue
         try:
-            array = np.atleast_1d(to_si(list(raw) if not isinstance(raw, np.ndarray) else raw))
+            array = np.atleast_1d(si_values(model, path, list(raw) if not isinstance(
+                raw, np.ndarray) else raw))
+        except ModelError:
+            raise  # a unit of the wrong dimension, named by si_values
         except (ValueError, TypeError) as error:
             raise ModelError(f"batch values must be numbers ({error})", key=path,
                              value=raw if np.ndim(raw) == 0 else list(raw)[:4],

@@ -45,13 +45,14 @@ from neurorect._arguments import (
     text_argument,
     whole_argument,
 )
+from neurorect._paths import si_values
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice, check_integer, closest_hint
 from neurorect.errors import ModelError
 from neurorect.fourier import amplitude_phase_se, transfer_function, wrap_phase
 from neurorect.spec import Model
 from neurorect.theory import linear_response, sinusoid_response
-from neurorect.units import to_si
+from neurorect.units import DimensionError, to_si
 
 __all__ = ["frequency_response", "METHODS"]
 
@@ -433,8 +434,10 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
     transient, duration = (_seconds(key, value) for key, value in
                            (("transient", transient), ("duration", duration)))
     population = _driven_population(model, text_argument("population", population))
-    I0 = model.drive_scalar(population, "I0") if I0 is None else _number("I0", I0)
-    I1 = model.drive_scalar(population, "I1") if I1 is None else _number("I1", I1)
+    I0 = model.drive_scalar(population, "I0") if I0 is None else _drive_value(
+        model, population, "I0", I0)
+    I1 = model.drive_scalar(population, "I1") if I1 is None else _drive_value(
+        model, population, "I1", I1)
     if not I1 > 0:
         raise ModelError("the drive amplitude must be positive", key="I1", value=I1,
                          allowed="I1 > 0 (drive units)")
@@ -459,10 +462,14 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
     return result
 
 
-def _number(key: str, value) -> float:
-    """A finite number (drive units); ModelError otherwise."""
+def _drive_value(model: Model, population: str, key: str, value) -> float:
+    """A finite drive value in SI: a number, or a quantity string of the drive's dimension
+    (that of ``drives.<population>.<key>`` in the model file); ModelError otherwise."""
     try:
-        number = float(value)
+        number = float(si_values(model, f"drives.{population}.{key}",
+                                 quantity_argument(key, value, "drive units")))
+    except DimensionError:
+        raise
     except (TypeError, ValueError):
         number = math.nan
     if isinstance(value, bool) or not math.isfinite(number):

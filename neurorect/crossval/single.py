@@ -37,6 +37,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from neurorect import lif as lif_theory
+from neurorect._arguments import frequencies_argument, quantity_argument
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice
 from neurorect.errors import ModelError
@@ -52,6 +53,7 @@ from neurorect.fit import (
 from neurorect.fourier import wrap_phase
 from neurorect.spec import Model
 from neurorect.theory import sinusoid_response
+from neurorect.units import parse_quantity
 
 __all__ = [
     "FitInfo", "fit_leaky_relu", "fit_to_lif", "fit_siegert", "fit_lowpass_tau",
@@ -155,15 +157,14 @@ def _check_request(model: Model, freqs: ArrayLike, mu0: float | None, mu1: float
                          key=f"drives.{pop}", value="steps, pulses or noise",
                          allowed="I0, I1, freq only (the LIF's noise is lif.sigma)",
                          file=model.source)
-    mu0 = model.drive_scalar(pop, "I0") if mu0 is None else float(mu0)
-    mu1 = model.drive_scalar(pop, "I1") if mu1 is None else float(mu1)
+    mu0 = model.drive_scalar(pop, "I0") if mu0 is None else parse_quantity(
+        quantity_argument("mu0", mu0, "V"), "voltage", key="mu0")
+    mu1 = model.drive_scalar(pop, "I1") if mu1 is None else parse_quantity(
+        quantity_argument("mu1", mu1, "V"), "voltage", key="mu1")
     if not (math.isfinite(mu1) and mu1 > 0):
         raise ModelError("the drive amplitude must be > 0", key="mu1", value=mu1,
                          allowed="mu1 > 0 V")
-    freqs = np.atleast_1d(np.asarray(freqs, dtype=float)).ravel()
-    if freqs.size == 0 or np.any(~np.isfinite(freqs) | (freqs <= 0)):
-        raise ModelError("frequencies must be finite and > 0", key="freqs",
-                         value=freqs.tolist(), allowed="freq > 0 Hz")
+    freqs = frequencies_argument("freqs", freqs)
     if np.unique(freqs).size != freqs.size:
         raise ModelError("frequencies must be distinct", key="freqs", value=freqs.tolist(),
                          allowed="distinct values")

@@ -119,10 +119,10 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
                                {"resume": resume, "overwrite": overwrite, "progress": progress},
                                n_periods=n_periods, n_workers=n_workers, chunk_size=chunk_size,
                                n_harmonics=n_harmonics)
-    duration = None if duration is None else parse_quantity(quantity_argument("duration",
-                                                                             duration))
-    transient = None if transient is None else parse_quantity(quantity_argument("transient",
-                                                                               transient))
+    duration = None if duration is None else parse_quantity(
+        quantity_argument("duration", duration), "time", key="duration")
+    transient = None if transient is None else parse_quantity(
+        quantity_argument("transient", transient), "time", key="transient")
     limits = {"max_work": limit_argument("max_work", max_work, "neuron-steps"),
               "max_memory": limit_argument("max_memory", max_memory, "bytes")}
     reserved = _RESERVED | set(MEASURE_VARIABLES[measure] if isinstance(measure, str)
