@@ -39,6 +39,7 @@ from neurorect.sweeps.measures import (
     callable_chunk,
     measure_rate,
     measure_response,
+    measure_step_response,
     model_from_toml,
     theory_chunk,
 )
@@ -74,12 +75,20 @@ def _simulate_chunk(model: Model, chunk: Chunk, settings: Settings) -> xr.Datase
 
     measure = settings.measure
     builtin = isinstance(measure, str)
-    result = simulate(model, chunk.duration, transient=settings.transient,
-                      record="none" if builtin else settings.record,
+    if builtin:  # the step-response measures need each point's mean-rate trace
+        record = "rate" if measure == "step_response" else "none"
+    else:
+        record = settings.record
+    result = simulate(model, chunk.duration, transient=settings.transient, record=record,
                       n_harmonics=settings.n_harmonics, dtype=settings.dtype,
                       batch=dict(chunk.batch) or None, progress=False)
     if builtin:
-        out = measure_response(result, model) if measure == "response" else measure_rate(result)
+        if measure == "response":
+            out = measure_response(result, model)
+        elif measure == "step_response":
+            out = measure_step_response(result, model)
+        else:
+            out = measure_rate(result)
         out = batched(out).rename({"batch": "point"})
     else:
         out = callable_chunk(result, chunk, measure)

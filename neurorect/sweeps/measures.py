@@ -36,11 +36,12 @@ __all__ = ["MEASURES", "MEASURE_VARIABLES", "measure_rate", "measure_response",
            "model_from_toml"]
 
 #: Built-in measures (see :func:`neurorect.sweeps.run_sweep`).
-MEASURES = ("rate", "response", "fixed_point", "silent_fraction")
+MEASURES = ("rate", "response", "step_response", "fixed_point", "silent_fraction")
 #: The result variables of each built-in measure.
 MEASURE_VARIABLES = {
     "rate": ("mean_rate", "duration"),
     "response": ("mean_rate", "amplitude", "phase", "gain", "stat_freq", "duration"),
+    "step_response": (*STEP_MEASURES, "duration"),
     "fixed_point": ("fixed_point_rate", "silent_fraction", "stable", "max_real_eigenvalue",
                     "converged"),
     "silent_fraction": ("silent_fraction", "converged"),

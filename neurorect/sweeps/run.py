@@ -51,7 +51,7 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
         ``{dotted path: values}``; values as a list/array (SI numbers, unit strings, words) or
         a spec string ``"start:stop:num"``, ``"lin:..."``, ``"log:start:stop:num"``,
         ``"v1,v2"``.
-    measure : {"rate", "response", "fixed_point", "silent_fraction"} or callable
+    measure : {"rate", "response", "step_response", "fixed_point", "silent_fraction"} or callable
         What to compute at each point (see :mod:`neurorect.sweeps`). A callable gets each
         point's simulate Dataset and returns a Dataset (per-point Python calls).
     mode : {"product", "zip"}
