@@ -34,6 +34,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from neurorect import _progress
+from neurorect._arguments import model_argument
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice
 from neurorect.crossval.matched import (
@@ -191,6 +192,7 @@ def compare_network(model: Model, freqs: ArrayLike, *, depth: float | None = Non
     """
     from neurorect.brian2_lif import simulate_network
 
+    model = model_argument(model)
     network = model.require_lif_network()
     freqs = _check_freqs(freqs)
     check_choice("rate_method", rate_method, RATE_METHODS)

@@ -37,7 +37,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from neurorect import lif as lif_theory
-from neurorect._arguments import frequencies_argument, quantity_argument
+from neurorect._arguments import frequencies_argument, model_argument, quantity_argument
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice
 from neurorect.errors import ModelError
@@ -99,6 +99,7 @@ def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
     Model
         A copy (validated) with ``populations.<P>.transfer`` (and ``.tau``) replaced.
     """
+    model = model_argument(model)
     lif = model.require_lif()
     pop = lif.population
     transfer = fit_siegert(lif, mu_range, n_points=n_points, clip=clip)
@@ -389,6 +390,7 @@ def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
     """
     from neurorect.brian2_lif import simulate_lif
 
+    model = model_argument(model)
     lif = model.require_lif()
     mu0, mu1, freqs = _check_request(model, freqs, mu0, mu1, rate_method)
     fi = None if fi_mu is None else np.atleast_1d(np.asarray(fi_mu, dtype=float)).ravel()
