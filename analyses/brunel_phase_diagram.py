@@ -26,7 +26,7 @@ from matplotlib.colors import LogNorm  # noqa: E402
 
 from neurorect import _progress, lif  # noqa: E402
 from neurorect.brian2_lif import simulate_network  # noqa: E402
-from neurorect.io import save  # noqa: E402
+from neurorect.io import save, write_atomic  # noqa: E402
 from neurorect.spec_lif import LIFNetwork  # noqa: E402
 
 STATES = {"AI": (5.0, 2.0), "SR": (3.0, 2.0), "SI fast": (6.0, 4.0), "SI slow": (4.5, 0.9)}
@@ -136,7 +136,7 @@ def figure(mf: xr.Dataset, runs: dict[str, xr.Dataset], path: Path) -> None:
         a.legend(fontsize=7, loc="upper right")
     fig.suptitle("Brunel (2000) model A, D = 1.5 ms: mean-field phase diagram and Brian2 at "
                  "four states")
-    fig.savefig(path, dpi=120)
+    write_atomic(path, lambda temporary: fig.savefig(temporary, dpi=120, format="png"))
     plt.close(fig)
 
 
