@@ -14,6 +14,7 @@ import pytest
 from neurorect import transfer as transfers
 from neurorect.drive import NOISE_KINDS, Drive, Noise, PulseTrain, Step
 from neurorect.errors import ModelError
+from neurorect.initial import INIT_KINDS, InitialState
 from neurorect.modelfile import loads_model, model_from_dict
 from neurorect.spec import (
     CONNECTION_KINDS,
@@ -25,7 +26,6 @@ from neurorect.spec import (
     Population,
     Simulation,
 )
-from neurorect.initial import INIT_KINDS, InitialState
 from neurorect.spec_feedforward import FeedForward
 from neurorect.spec_lif import EXTERNAL_KINDS, LIFNetwork
 from neurorect.units import parse_quantity
