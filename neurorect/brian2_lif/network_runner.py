@@ -32,18 +32,14 @@ step (the sqrt(dt) handling of :mod:`neurorect.brian2_lif.conditions`).
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neurorect.brian2_lif.conditions import BRIDGE_CUT
-from neurorect.errors import NeurorectError
+from neurorect.brian2_lif.standalone import child_main, run_in_child
 
 __all__ = ["fixed_in_degree", "external_rate", "run_network_spec", "run_network_runtime",
            "run_network_standalone", "standalone_main"]
@@ -183,43 +179,13 @@ def run_network_runtime(spec: dict, target: str, report: Any = None) -> dict[str
 def run_network_standalone(spec: dict, directory: str | None, threads: int) -> dict[str, Any]:
     """Run ``spec`` with the C++ standalone device (``threads`` OpenMP threads) in a fresh
     Python process; NeurorectError with the tail of its output if the build or run fails."""
-    with tempfile.TemporaryDirectory(prefix="neurorect_brunel_") as scratch:
-        spec_path = Path(scratch) / "spec.json"
-        out_path = Path(scratch) / "result.npz"
-        spec_path.write_text(json.dumps({**spec, "openmp_threads": threads}))
-        project = str(directory) if directory is not None else str(Path(scratch) / "project")
-        command = [sys.executable, "-m", "neurorect.brian2_lif.network_runner",
-                   str(spec_path), str(out_path), project]
-        started = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not out_path.exists():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            raise NeurorectError(f"the C++ standalone network run failed (exit "
-                                 f"{proc.returncode}) in {project}:\n{tail}")
-        with np.load(out_path) as data:
-            out: dict[str, Any] = {k: data[k] for k in data.files}
-        out["build_time"] = float(out["build_time"])
-        out["run_time"] = float(out["run_time"])
-        out["process_time"] = time.perf_counter() - started
-        return out
+    return run_in_child("neurorect.brian2_lif.network_runner",
+                        {**spec, "openmp_threads": threads}, directory, what="network run")
 
 
 def standalone_main(argv: list[str]) -> int:
     """Entry point of the child process: ``spec.json result.npz project_dir``."""
-    import brian2 as b2
-
-    spec_path, out_path, project = argv
-    spec = json.loads(Path(spec_path).read_text())
-    b2.set_device("cpp_standalone", directory=project, build_on_run=True)
-    b2.prefs.devices.cpp_standalone.openmp_threads = int(spec.get("openmp_threads", 1))
-    started = time.perf_counter()
-    out = run_network_spec(spec)
-    total = time.perf_counter() - started
-    simulated = getattr(b2.get_device(), "_last_run_time", None)
-    out["run_time"] = float(simulated) if simulated is not None else out["run_time"]
-    out["build_time"] = total - out["run_time"]
-    np.savez(out_path, **out)
-    return 0
+    return child_main(argv, run_network_spec)
 
 
 if __name__ == "__main__":
