@@ -153,10 +153,7 @@ def _population_mean(model: Model, values: np.ndarray) -> np.ndarray:
 
 
 def _linear(model, freqs, I0, I1, population, n_harmonics):
-    forms = {p.form for p in model.populations}
-    if len(forms) != 1:
-        raise ModelError("method 'linear' needs one form for all populations", key="form",
-                         value=sorted(forms), allowed="all 'rate' or all 'voltage'")
+    form = model.single_form("method 'linear'")
     neurons = model.neuron_arrays()
     transfers, taus, I0_vector = list(neurons.transfer), neurons.tau, neurons.I0.copy()
     lo, hi = model.offsets[population]
@@ -164,7 +161,7 @@ def _linear(model, freqs, I0, I1, population, n_harmonics):
     input_vector = np.zeros(model.size)
     input_vector[lo:hi] = 1.0
     W = model.coupling_matrix() if model.connections else np.zeros((model.size,) * 2)
-    linear = linear_response(W, I0_vector, transfers, freqs, tau=taus, form=forms.pop(),
+    linear = linear_response(W, I0_vector, transfers, freqs, tau=taus, form=form,
                              input_vector=input_vector)
     chi = (linear["gain"] * np.exp(1j * linear["phase"])).transpose("freq", "neuron").values
     coefficient = np.zeros((len(model.populations), freqs.size, n_harmonics), complex)

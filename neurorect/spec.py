@@ -426,6 +426,16 @@ class Model:
         except ModelError as error:
             raise error.in_context(prefix=f"drives.{population}", file=self.source) from None
 
+    def single_form(self, what: str) -> str:
+        """The form shared by every population; ModelError naming ``what`` needs it (the
+        network theories linearise one state equation) when they differ."""
+        forms = {p.form for p in self.populations}
+        if len(forms) > 1:
+            raise ModelError(f"{what} needs one form for all populations", key="populations",
+                             value=sorted(forms), allowed="all 'rate' or all 'voltage'",
+                             file=self.source)
+        return forms.pop()
+
     def neuron_arrays(self) -> NeuronArrays:
         """Transfer, tau (s), form and constant drive ``I0`` of every neuron, in order."""
         transfers: list[Transfer] = []

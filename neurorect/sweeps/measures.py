@@ -266,14 +266,10 @@ def measure_step_response(result: xr.Dataset, model: Model | None = None, *,
 def _theory_point(model: Model, which: str) -> dict[str, Any]:
     from neurorect.theory import fixed_point
 
-    forms = {p.form for p in model.populations}
-    if len(forms) > 1:
-        raise ModelError("the fixed-point measures need one form for all populations",
-                         key="populations", value=sorted(forms),
-                         allowed="all 'rate' or all 'voltage'", file=model.source)
+    form = model.single_form("the fixed-point measures")
     neurons = model.neuron_arrays()
     fp = fixed_point(model.coupling_matrix(), neurons.I0, list(neurons.transfer),
-                     tau=neurons.tau, form=forms.pop())
+                     tau=neurons.tau, form=form)
     rates, silent = [], []
     for pop in model.populations:
         lo, hi = model.offsets[pop.name]
