@@ -12,13 +12,14 @@ import time
 
 import numpy as np
 
+from neurorect._coupling import coupling_arrays
 from neurorect._plan import Plan
-from neurorect.errors import ModelError, SimulationError
-from neurorect.kernels.layout import RESYNC, Coupling, Evolving, Recording, Setup
+from neurorect.errors import SimulationError
+from neurorect.kernels.layout import RESYNC, Evolving, Recording, Setup
 from neurorect.kernels.network import run_network
 from neurorect.kernels.uncoupled import run_uncoupled
 
-__all__ = ["run_in_chunks", "coupling_arrays"]
+__all__ = ["run_in_chunks"]
 
 _CHUNK_UNIT_STEPS = 2e7  # unit-steps per chunk (~0.05-0.1 s of work): progress granularity
 _PROGRESS_AFTER = 2.0  # s: show a progress bar when a run is predicted to take longer
@@ -29,15 +30,19 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
                   chunk_steps: int | None, progress: bool | None) -> None:
     """Advance ``evolving`` (state of shape (U,)) and fill ``recording`` over ``n_steps``.
 
-    ``coupling`` is the mode of :func:`coupling_arrays`; ``blas_threads`` limits BLAS
-    during a coupled run (None: leave it). Raises SimulationError at a non-finite state.
+    ``coupling`` is the mode of :func:`neurorect._coupling.coupling_arrays`;
+    ``blas_threads`` limits BLAS during a coupled run (None: leave it). Raises
+    SimulationError at a non-finite state.
     """
     if plan.coupled:
         network = evolving._replace(state=evolving.state.reshape(plan.n_batch, plan.n_neurons))
-        matrices = coupling_arrays(plan.W, coupling, evolving.state.dtype)
+        sim = plan.model.simulation
+        matrices, history = coupling_arrays(plan.model, plan.channels, plan.W, coupling,
+                                            evolving.state.dtype, dt=setup.dt,
+                                            method=sim.method, n_batch=plan.n_batch)
 
         def advance(step0: int, steps: int) -> None:
-            run_network(step0, steps, setup, network, recording, matrices)
+            run_network(step0, steps, setup, network, recording, matrices, history)
     else:
         def advance(step0: int, steps: int) -> None:
             before = (evolving.state.copy(), evolving.ou.copy(), evolving.acc.copy())
@@ -57,27 +62,6 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
             _chunk_loop(advance, n_steps, chunk, progress, evolving.fail, plan, setup.dt)
     else:
         _chunk_loop(advance, n_steps, chunk, progress, evolving.fail, plan, setup.dt)
-
-
-def coupling_arrays(W: np.ndarray, mode: str, dtype) -> Coupling:
-    """The kernels' :class:`Coupling` for W (1 or B, N, N): dense in ``dtype``, or CSR.
-
-    ``mode="auto"`` takes CSR for one shared W of N >= 200 with under 10 % non-zeros.
-    """
-    density = np.count_nonzero(W) / W.size
-    use_sparse = mode == "sparse" or (mode == "auto" and W.shape[0] == 1 and density < 0.1
-                                      and W.shape[1] >= 200)
-    if use_sparse:
-        if W.shape[0] != 1:
-            raise ModelError("sparse coupling needs one W shared by the batch", key="coupling",
-                             value=mode, allowed="'dense' when batching coupling parameters")
-        matrix = W[0]
-        rows, cols = np.nonzero(matrix)
-        indptr = np.searchsorted(rows, np.arange(matrix.shape[0] + 1)).astype(np.int64)
-        return Coupling(np.zeros((1, 0, 0), dtype=dtype), indptr, cols.astype(np.int64),
-                        matrix[rows, cols].astype(np.float64))
-    empty_int = np.zeros(0, dtype=np.int64)
-    return Coupling(np.ascontiguousarray(W, dtype=dtype), empty_int, empty_int, np.zeros(0))
 
 
 def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None, fail: np.ndarray,

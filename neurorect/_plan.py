@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from neurorect._coupling import coupling_channels
 from neurorect.errors import ModelError
 from neurorect.kernels.layout import (
     I0,
@@ -56,6 +57,7 @@ class Plan:
     W: np.ndarray | None
     batch: dict[str, np.ndarray] = field(default_factory=dict)
     seeds: np.ndarray | None = None
+    channels: tuple = ()  #: the coupling's channels (neurorect._coupling.Channel)
 
     @property
     def n_neurons(self) -> int:
@@ -150,7 +152,7 @@ def batch_kind(model: Model, path: str) -> str:
                "simulation.seed")
     if head == "simulation" and parts[1:] == ["seed"]:
         return "seed"
-    if head == "connections" and len(parts) == 3:
+    if head == "connections" and len(parts) == 3 and parts[2] not in ("delay", "tau_syn"):
         return "coupling"
     if head == "populations" and len(parts) >= 3 and (
             parts[2] in ("tau", "init") and len(parts) == 3
@@ -201,10 +203,11 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
             table[:, lo:hi] = table[:, lo:lo + 1]
     ou_init = initial_normals(keys, _INIT_SALT) * params[:, OU_SIGMA]
     coupling_values = {p: values[p] for p, kind in kinds_by_path.items() if kind == "coupling"}
+    W = _coupling_matrices(model, coupling_values, n_batch)
     return Plan(model=model, n_batch=n_batch, kinds=kinds, params=params, tparams=tparams,
-                pulses=pulses, keys=keys, init=init, ou_init=ou_init,
-                W=_coupling_matrices(model, coupling_values, n_batch), batch=values,
-                seeds=seeds)
+                pulses=pulses, keys=keys, init=init, ou_init=ou_init, W=W, batch=values,
+                seeds=seeds, channels=() if W is None else coupling_channels(
+                    model, W, coupling_values))
 
 
 def _batch_values(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -32,7 +32,14 @@ from neurorect._recording import analysis_frequencies, record_layout, stat_windo
 from neurorect._result import to_dataset
 from neurorect._schema import attrs
 from neurorect.errors import ModelError
-from neurorect.kernels.layout import METHOD_CODES, STAT_FREQ, Evolving, Setup
+from neurorect.kernels.layout import (
+    EXP_AB2,
+    EXP_EULER,
+    METHOD_CODES,
+    STAT_FREQ,
+    Evolving,
+    Setup,
+)
 from neurorect.kernels.random import ou_traces
 from neurorect.spec import Model
 from neurorect.units import to_si
@@ -64,7 +71,11 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
         Time step, s.
     seed : int, optional
         Noise seed (same seed, same numbers, whatever the thread count or chunking).
-    method : {"exp_euler", "euler", "rk4"}, optional
+    method : {"exp_ab2", "exp_euler", "euler", "rk4"}, optional
+        Integrator (default: the model's, ``exp_ab2`` unless it says otherwise). For a
+        network ``exp_ab2`` is second order (the recurrent input extrapolated to the middle
+        of the step) and ``exp_euler`` first order; for uncoupled units they are the same
+        scheme. See README, Engine.
     record : {"rate", "state", "none"}, optional
         What to record (``"state"``: r in rate form, v in voltage form).
     record_every : int, optional
@@ -122,7 +133,10 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     limit = max_record_bytes or int(os.environ.get("NEURORECT_MAX_RECORD_BYTES",
                                                    DEFAULT_MAX_RECORD_BYTES))
     chosen, recording = record_layout(plan, neurons, sim, n_steps, dtype, limit)
-    setup = Setup(sim.dt, METHOD_CODES[sim.method], plan.kinds, plan.params, plan.tparams,
+    method_code = METHOD_CODES[sim.method]
+    if not plan.coupled and method_code == EXP_AB2:  # no coupling: the same scheme
+        method_code = EXP_EULER
+    setup = Setup(sim.dt, method_code, plan.kinds, plan.params, plan.tparams,
                   plan.pulses, windows, plan.keys)
     evolving = Evolving(state=plan.init.astype(dtype), ou=plan.ou_init.copy(),
                         acc=np.zeros((plan.n_units, sim.n_harmonics + 1), dtype=np.complex128),

@@ -1,10 +1,28 @@
 """Coupled networks: :func:`run_network`, batch copies sharing the neuron count N.
 
-Each step: the rates of every unit (recorded, accumulated into the statistics), the
-recurrent input ``W r`` through BLAS (all batch copies in one matrix product from
-``GEMM_FROM`` copies on) or a CSR loop, then the element-wise update, noise and phasor
-rotation. The recurrent input is taken at the start of the step (``W r(t)``); exponential
-Euler samples the deterministic drive at the middle of the step, as for uncoupled units.
+Each step: the rates of every unit (recorded, accumulated into the statistics, written to
+the ring of past rates when there are delays); one coupling product per channel (a channel
+is the connections sharing a delay and a synaptic filter; BLAS for dense blocks, all batch
+copies in one matrix product from ``GEMM_FROM`` copies on, or a CSR loop); the channels'
+inputs combined (extrapolation or interpolation to the middle of the step, synaptic
+filters); then the element-wise update, noise and phasor rotation.
+
+Methods, for the recurrent input ``c(t)`` (``W r`` in rate form, ``W phi(v)`` in voltage
+form) of the step ``[t_n, t_n + dt]``, with ``p_n = W r(t_n - D)`` the product of step n:
+
+* ``EXP_EULER``: ``c = p_n`` held over the step (first order for a network);
+* ``EXP_AB2``: ``c = c(t_n + dt/2)`` to second order: ``1.5 p_n - 0.5 p_{n-1}``
+  (Adams-Bashforth extrapolation) without delay; with a delay of d >= 1 steps the middle of
+  the step lies between two known products, ``0.5 (W r_{n-d} + W r_{n-d+1})``, so the
+  product of step n is ``W r_{n-d+1}`` and nothing is extrapolated. The first step of a run
+  predicts ``W r_1`` with an exponential-Euler step (one extra product, once) and takes
+  the trapezoid ``0.5 (p_0 + W r_1*)``: a second-order start;
+* ``EULER`` and ``RK4``: explicit, for comparison (RK4 takes no delays or filters).
+
+A synaptic filter ``tau_syn ds/dt = -s + c`` advances exactly over the step with the
+step's input (``s' = a s + (1 - a) c``); the unit sees ``s`` at the left end (EXP_EULER,
+EULER) or ``(s + s') / 2`` at the middle (EXP_AB2). The history before t = 0 is the
+initial state: ``r(t) = r(0)`` for t < 0, synaptic filters start at ``W r(0)``.
 """
 
 from __future__ import annotations
@@ -22,7 +40,17 @@ from neurorect.kernels.drive import (
     synced_phasors,
 )
 from neurorect.kernels.layout import (
+    CH_COL0,
+    CH_COLS,
+    CH_DELAY,
+    CH_FILTERED,
+    CH_IDENTITY,
+    CH_PTR0,
+    CH_ROW0,
+    CH_ROWS,
+    CH_W0,
     EULER,
+    EXP_AB2,
     EXP_EULER,
     GEMM_FROM,
     I0,
@@ -41,16 +69,14 @@ __all__ = ["run_network"]
 
 
 @njit(cache=True)
-def run_network(step0, n_steps, setup, evolving, recording, coupling):
+def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
     """Advance coupled networks (batch copies share the neuron count N) ``n_steps`` steps.
 
-    ``setup``, ``evolving``, ``recording`` and ``coupling`` are the groups of
-    :mod:`neurorect.kernels.layout`; ``evolving.state`` is (B, N). ``coupling.W`` is
-    (1, N, N) shared or (B, N, N) per copy, in the dtype of the state; for sparse coupling
-    ``W`` is empty and (indptr, indices, weights) is the CSR matrix shared by all copies. The
-    recurrent product runs through BLAS once per step (all copies in one matrix product);
-    the element-wise update is a serial loop. On a non-finite state, ``evolving.fail[u]``
-    gets the global step and the run stops.
+    ``setup``, ``evolving``, ``recording``, ``coupling`` and ``history`` are the groups of
+    :mod:`neurorect.kernels.layout`; ``evolving.state`` is (B, N). The coupling products
+    run through BLAS (dense) or a CSR loop, once per channel and step; the element-wise
+    passes are serial loops. On a non-finite state, ``evolving.fail[u]`` gets the global
+    step and the run stops.
     """
     # The time loop stays in this function (Numba cannot hand a loop body to a callback at
     # no cost); each pass over the units is a helper called once per step.
@@ -59,14 +85,16 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling):
     n_batch, n_neurons = state.shape
     n_units = n_batch * n_neurons
     rates = np.empty((n_batch, n_neurons), dtype=state.dtype)
-    coupled = np.empty((n_batch, n_neurons), dtype=state.dtype)
+    product = np.empty(history.previous.shape, dtype=state.dtype)
+    coupled = np.zeros((n_batch, n_neurons))
     drive = np.empty((n_batch, n_neurons))
+    gather = np.empty(n_batch * max(1, np.max(coupling.channels[:, CH_COLS])),
+                      dtype=state.dtype)
     factors = _unit_factors(setup, n_units)
     half, rotation, stat_rotation = factors[5], factors[6], factors[7]
     ones = np.ones(n_units, dtype=np.complex128)
     half_sq = half * half
     k1, k2, k3, k4, trial, mid, end = _rk4_work(method, n_batch, n_neurons, state.dtype)
-    derivative = np.empty((n_batch if method == EULER else 0, n_neurons))
     z = np.empty(n_units, dtype=np.complex128)
     zs = np.empty(n_units, dtype=np.complex128)
     for u in range(n_units):
@@ -77,29 +105,35 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling):
                 z[u] = drive_phasor(params, u, n, dt)
                 zs[u] = stat_phasor(params, u, n, dt)
         t = n * dt
-        if not _observe(n, setup, evolving, recording, z, zs, half, rates, drive):
+        if not _observe(n, setup, evolving, recording, history, z, zs, half, rates, drive):
             return
-        if method == EXP_EULER:
-            _couple(rates, coupling, coupled)
-            if not _exp_euler_update(n, setup, evolving, factors, coupled, drive, z, zs):
-                return
-            continue
-        if method == EULER:
-            _network_drive(setup, evolving.ou, z, t, ones, drive)
-            _network_rhs(setup, state, drive, coupling, rates, coupled, derivative)
-            state[:, :] = state + dt * derivative
-        else:
+        if method == RK4:
             _network_drive(setup, evolving.ou, z, t, ones, drive)
             _network_drive(setup, evolving.ou, z, t + 0.5 * dt, half, mid)
             _network_drive(setup, evolving.ou, z, t + dt, half_sq, end)
-            _network_rhs(setup, state, drive, coupling, rates, coupled, k1)
+            inputs = (coupling, history, rates, product, coupled, gather)
+            _network_rhs(setup, state, drive, inputs, k1)
             trial[:, :] = state + 0.5 * dt * k1
-            _network_rhs(setup, trial, mid, coupling, rates, coupled, k2)
+            _network_rhs(setup, trial, mid, inputs, k2)
             trial[:, :] = state + 0.5 * dt * k2
-            _network_rhs(setup, trial, mid, coupling, rates, coupled, k3)
+            _network_rhs(setup, trial, mid, inputs, k3)
             trial[:, :] = state + dt * k3
-            _network_rhs(setup, trial, end, coupling, rates, coupled, k4)
+            _network_rhs(setup, trial, end, inputs, k4)
             state[:, :] = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        else:
+            if n == 0:
+                _fill_ring(history, rates)
+            _products(n, method, coupling, history, rates, product, gather)
+            if n == 0:
+                _start(setup, evolving, factors, coupling, history, rates, product, drive,
+                       gather)
+            _combine(method, coupling, history, product, coupled)
+            if method != EULER:
+                if not _exp_update(n, setup, evolving, factors, coupled, drive, z, zs):
+                    return
+                continue
+            _network_drive(setup, evolving.ou, z, t, ones, drive)
+            _euler_step(setup, state, coupled, drive)
         if not _noise_update(n, setup, evolving, factors, z, zs):
             return
 
@@ -107,7 +141,9 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling):
 @njit(cache=True)
 def _unit_factors(setup, n_units):
     """Per-unit step constants as arrays: a, 1 - a, ou_a, ou_b, white_b (float), half,
-    rotation, stat_rotation (complex); see ``decay_factors`` and ``phasor_rotations``."""
+    rotation, stat_rotation (complex); see ``decay_factors`` and ``phasor_rotations``.
+    EXP_AB2 takes exponential Euler's exact white-noise increment."""
+    method = EXP_EULER if setup.method == EXP_AB2 else setup.method
     a = np.empty(n_units)
     one_minus_a = np.empty(n_units)
     ou_a = np.empty(n_units)
@@ -118,7 +154,7 @@ def _unit_factors(setup, n_units):
     stat_rotation = np.empty(n_units, dtype=np.complex128)
     for u in range(n_units):
         a[u], one_minus_a[u], ou_a[u], ou_b[u], white_b[u] = decay_factors(
-            setup.params, u, setup.dt, setup.method)
+            setup.params, u, setup.dt, method)
         half[u], rotation[u], stat_rotation[u] = phasor_rotations(setup.params, u, setup.dt)
     return a, one_minus_a, ou_a, ou_b, white_b, half, rotation, stat_rotation
 
@@ -144,15 +180,20 @@ def _accumulate(acc, u, rate, zs):
 
 
 @njit(cache=True)
-def _observe(n, setup, evolving, recording, z, zs, half, rates, drive):
-    """Pass 1 of step n: rates, recording, statistics and (exponential Euler) the mid-step
-    drive. Returns False, with ``fail`` set, at a non-finite rate."""
+def _observe(n, setup, evolving, recording, history, z, zs, half, rates, drive):
+    """Pass 1 of step n: rates (into the ring of past rates too), recording, statistics and
+    (exponential methods) the mid-step drive. Returns False, with ``fail`` set, at a
+    non-finite rate."""
     dt, params, kinds, tparams = setup.dt, setup.params, setup.kinds, setup.tparams
     state, ou = evolving.state, evolving.ou
     n_batch, n_neurons = state.shape
     recording_now = n % recording.every == 0
     record_rate = recording.kind == RECORD_RATE
     has_pulses = setup.pulses.shape[1] > 0
+    exponential = setup.method == EXP_EULER or setup.method == EXP_AB2
+    ring = history.rates
+    slot = n % ring.shape[0]
+    keep = ring.shape[0] > 1
     t = n * dt
     for b in range(n_batch):
         for i in range(n_neurons):
@@ -162,13 +203,15 @@ def _observe(n, setup, evolving, recording, z, zs, half, rates, drive):
                 evolving.fail[u] = n
                 return False
             rates[b, i] = rate
+            if keep:
+                ring[slot, b, i] = rate
             column = recording.column[u]
             if recording_now and column >= 0:
                 recording.out[n // recording.every, column] = (
                     rate if record_rate else state[b, i])
             if n >= setup.windows[u, 0] and n < setup.windows[u, 1]:
                 _accumulate(evolving.acc, u, rate, zs[u])
-            if setup.method == EXP_EULER:  # drive at the middle of the step
+            if exponential:  # drive at the middle of the step
                 value = params[u, I0] + params[u, SIN_AMP] * (z[u] * half[u]).imag + ou[u]
                 if has_pulses:
                     value += pulses_at(setup.pulses, u, t + 0.5 * dt)
@@ -177,8 +220,151 @@ def _observe(n, setup, evolving, recording, z, zs, half, rates, drive):
 
 
 @njit(cache=True)
-def _exp_euler_update(n, setup, evolving, factors, coupled, drive, z, zs):
-    """Pass 2 of an exponential-Euler step: update, noise, phasors (the per-unit order of
+def _fill_ring(history, rates):
+    """At global step 0: every slot of the ring holds r(0) (the history before t = 0)."""
+    ring = history.rates
+    if ring.shape[0] > 1:
+        for slot in range(ring.shape[0]):
+            ring[slot, :, :] = rates
+
+
+@njit(cache=True)
+def _lag(method, delay):
+    """Age in steps of the rates a channel's product of step n uses (see module docstring)."""
+    if method == EXP_AB2:
+        return max(delay - 1, 0)
+    return delay
+
+
+@njit(cache=True)
+def _products(n, method, coupling, history, rates, product, gather):
+    """Every channel's product of step n, from its delayed rates, into ``product``."""
+    ring = history.rates
+    for k in range(coupling.channels.shape[0]):
+        lag = _lag(method, coupling.channels[k, CH_DELAY])
+        if lag == 0:
+            _channel_product(coupling, k, rates, product, gather)
+        else:
+            _channel_product(coupling, k, ring[(n - lag) % ring.shape[0]], product, gather)
+
+
+@njit(cache=True)
+def _channel_product(coupling, k, source, product, gather):
+    """product[b, rows of channel k] = W_k @ source[b, cols of channel k]: BLAS for dense
+    blocks (one matrix-matrix product for a shared W from GEMM_FROM copies on), else CSR."""
+    W, indptr, indices, weights = coupling.W, coupling.indptr, coupling.indices, coupling.weights
+    info = coupling.channels[k]
+    row0, n_rows, col0, n_cols = info[CH_ROW0], info[CH_ROWS], info[CH_COL0], info[CH_COLS]
+    n_batch = source.shape[0]
+    if indptr.shape[0] > 0:
+        ptr0 = info[CH_PTR0]
+        for b in range(n_batch):
+            for i in range(n_rows):
+                total = 0.0
+                for j in range(indptr[ptr0 + i], indptr[ptr0 + i + 1]):
+                    total += weights[j] * source[b, indices[j]]
+                product[b, row0 + i] = total
+        return
+    if info[CH_IDENTITY] == 1:
+        x = source
+    else:  # gather the channel's pre neurons into a contiguous block
+        x = gather[:n_batch * n_cols].reshape(n_batch, n_cols)
+        for b in range(n_batch):
+            for j in range(n_cols):
+                x[b, j] = source[b, coupling.cols[col0 + j]]
+    w0 = info[CH_W0]
+    if W.shape[0] == 1 and n_batch >= GEMM_FROM:
+        block = W[0, w0:w0 + n_rows * n_cols].reshape(n_rows, n_cols)
+        product[:, row0:row0 + n_rows] = np.dot(x, block.T)  # all copies in one product
+    else:
+        for b in range(n_batch):  # matrix-vector per copy: what a single run does
+            c = b if W.shape[0] > 1 else 0
+            block = W[c, w0:w0 + n_rows * n_cols].reshape(n_rows, n_cols)
+            product[b, row0:row0 + n_rows] = np.dot(block, x[b])
+
+
+@njit(cache=True)
+def _combine(method, coupling, history, product, coupled):
+    """The recurrent input of every unit over the step, from the channels' products: held
+    (EXP_EULER, EULER, RK4) or at the middle of the step (EXP_AB2), through the synaptic
+    filters; ``coupled`` (B, N) float64."""
+    channels, rows, synapse = coupling.channels, coupling.rows, coupling.synapse
+    previous, synaptic = history.previous, history.synaptic
+    n_batch = product.shape[0]
+    single = channels.shape[0] == 1 and channels[0, CH_IDENTITY] == 1
+    if not single:
+        coupled[:, :] = 0.0
+    ab2 = method == EXP_AB2
+    for k in range(channels.shape[0]):
+        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+        filtered = channels[k, CH_FILTERED] == 1
+        w_new, w_old = (1.5, -0.5) if channels[k, CH_DELAY] == 0 else (0.5, 0.5)
+        s_a, s_b = synapse[k, 0], synapse[k, 1]
+        for b in range(n_batch):
+            for i in range(n_rows):
+                r = row0 + i
+                value = float(product[b, r])
+                if ab2:
+                    value = w_new * value + w_old * previous[b, r]
+                    previous[b, r] = product[b, r]
+                if filtered:
+                    s = synaptic[b, r]
+                    s_next = s_a * s + s_b * value
+                    value = 0.5 * (s + s_next) if ab2 else s
+                    synaptic[b, r] = s_next
+                if single:
+                    coupled[b, i] = value
+                else:
+                    coupled[b, rows[r]] += value
+
+
+@njit(cache=True)
+def _start(setup, evolving, factors, coupling, history, rates, product, drive, gather):
+    """Global step 0: synaptic filters at rest with r(0) (``s = W r(0)``), EXP_AB2's last
+    products, and its second-order start for undelayed channels: an exponential-Euler
+    prediction r_1* of the first step (no noise increment) gives ``p_{-1} = 2 p_0 - W r_1*``,
+    so that the first step takes ``0.5 (p_0 + W r_1*)``."""
+    channels = coupling.channels
+    n_batch, n_neurons = rates.shape
+    undelayed = False
+    for k in range(channels.shape[0]):
+        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+        history.synaptic[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
+        history.previous[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
+        undelayed = undelayed or channels[k, CH_DELAY] == 0
+    if setup.method != EXP_AB2 or not undelayed:
+        return
+    held = np.zeros((n_batch, n_neurons))
+    for k in range(channels.shape[0]):
+        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+        for b in range(n_batch):
+            for i in range(n_rows):
+                target = i if channels[k, CH_IDENTITY] == 1 else coupling.rows[row0 + i]
+                held[b, target] += product[b, row0 + i]
+    a, one_minus_a = factors[0], factors[1]
+    kinds, tparams, state = setup.kinds, setup.tparams, evolving.state
+    predicted = np.empty_like(rates)
+    for b in range(n_batch):
+        for i in range(n_neurons):
+            u = b * n_neurons + i
+            total = held[b, i] + drive[b, i]
+            if kinds[u, 1] == RATE_FORM:
+                total = transfer_value(kinds[u, 0], tparams[u], total)
+            x = a[u] * state[b, i] + one_minus_a[u] * total
+            predicted[b, i] = rate_of(kinds[u, 0], tparams[u], kinds[u, 1], x)
+    ahead = np.empty_like(product)
+    for k in range(channels.shape[0]):
+        if channels[k, CH_DELAY] == 0:
+            _channel_product(coupling, k, predicted, ahead, gather)
+            row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+            for b in range(n_batch):
+                for i in range(row0, row0 + n_rows):
+                    history.previous[b, i] = 2.0 * product[b, i] - ahead[b, i]
+
+
+@njit(cache=True)
+def _exp_update(n, setup, evolving, factors, coupled, drive, z, zs):
+    """Pass 2 of an exponential step: update, noise, phasors (the per-unit order of
     :func:`_noise_update`). Returns False, with ``fail`` set, at a non-finite state."""
     a, one_minus_a, ou_a, ou_b, white_b, _, rotation, stat_rotation = factors
     kinds, tparams, keys = setup.kinds, setup.tparams, setup.keys
@@ -206,6 +392,19 @@ def _exp_euler_update(n, setup, evolving, factors, coupled, drive, z, zs):
 
 
 @njit(cache=True)
+def _euler_step(setup, state, coupled, drive):
+    """state += dt * d state / dt, with the recurrent input ``coupled`` and ``drive``."""
+    kinds, tparams, params, dt = setup.kinds, setup.tparams, setup.params, setup.dt
+    n_batch, n_neurons = state.shape
+    for b in range(n_batch):
+        for i in range(n_neurons):
+            u = b * n_neurons + i
+            state[b, i] = state[b, i] + dt * rhs(kinds[u, 0], tparams[u], kinds[u, 1],
+                                                 params[u, TAU], state[b, i],
+                                                 coupled[b, i] + drive[b, i])
+
+
+@njit(cache=True)
 def _noise_update(n, setup, evolving, factors, z, zs):
     """After an Euler or RK4 step: white and OU noise, phasors. Returns False, with ``fail``
     set, at a non-finite state."""
@@ -227,25 +426,6 @@ def _noise_update(n, setup, evolving, factors, z, zs):
             z[u] *= rotation[u]
             zs[u] *= stat_rotation[u]
     return good
-
-
-@njit(cache=True)
-def _couple(rates, coupling, out):
-    """out[b] = W_b @ rates[b]: BLAS for dense W (shared or per batch copy), CSR otherwise."""
-    W, indptr, indices, weights = coupling
-    n_batch = rates.shape[0]
-    if indptr.shape[0] > 0:
-        for b in range(n_batch):
-            for i in range(rates.shape[1]):
-                total = 0.0
-                for j in range(indptr[i], indptr[i + 1]):
-                    total += weights[j] * rates[b, indices[j]]
-                out[b, i] = total
-    elif W.shape[0] == 1 and n_batch >= GEMM_FROM:
-        out[:, :] = np.dot(rates, W[0].T)  # one matrix-matrix product for all copies
-    else:
-        for b in range(n_batch):  # matrix-vector per copy: what a single run does
-            out[b, :] = np.dot(W[b if W.shape[0] > 1 else 0], rates[b])
 
 
 @njit(cache=True)
@@ -275,10 +455,13 @@ def _network_rates(setup, states, out):
 
 
 @njit(cache=True)
-def _network_rhs(setup, states, drive, coupling, rates, coupled, out):
-    """d state / dt of every unit (for Euler and RK4)."""
+def _network_rhs(setup, states, drive, inputs, out):
+    """d state / dt of every unit (RK4's stages; channels without delay or filter)."""
+    coupling, history, rates, product, coupled, gather = inputs
     _network_rates(setup, states, rates)
-    _couple(rates, coupling, coupled)
+    for k in range(coupling.channels.shape[0]):
+        _channel_product(coupling, k, rates, product, gather)
+    _combine(RK4, coupling, history, product, coupled)
     kinds, tparams, params = setup.kinds, setup.tparams, setup.params
     n_batch, n_neurons = states.shape
     for b in range(n_batch):
