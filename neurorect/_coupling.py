@@ -39,7 +39,7 @@ from neurorect.kernels.layout import (
     Coupling,
     History,
 )
-from neurorect.spec import Connection, Model
+from neurorect.spec import Model
 
 __all__ = ["Channel", "coupling_channels", "coupling_arrays", "delay_steps"]
 
@@ -58,33 +58,25 @@ class Channel(NamedTuple):
     W: np.ndarray  #: (1 shared or B per copy, N, N): this channel's part of the coupling
 
 
-def _key(connection: Connection) -> tuple[float, float]:
-    return (connection.delay, connection.tau_syn)
-
-
 def coupling_channels(model: Model, W: np.ndarray,
                       coupling_values: Mapping[str, np.ndarray]) -> tuple[Channel, ...]:
-    """The channels of ``model`` whose total coupling is ``W`` (1 or B, N, N).
+    """The channels of ``model`` (:meth:`~neurorect.spec.Model.coupling_channels`) whose total
+    coupling is ``W`` (1 or B, N, N).
 
     ``coupling_values`` are the batched ``connections.*`` paths (``{path: B values}``), as
     for W. One channel gets W itself; with several, each channel's W is built from its
     connections alone (per batch copy when the coupling is batched).
     """
-    groups: dict[tuple[float, float], list[str]] = {}
-    for connection in model.connections:
-        groups.setdefault(_key(connection), []).append(connection.name)
-    if len(groups) == 1:
-        (delay, tau_syn), names = next(iter(groups.items()))
-        return (Channel(delay, tau_syn, tuple(names), W),)
+    keys = list(dict.fromkeys((c.delay, c.tau_syn) for c in model.connections))
+    names = [tuple(c.name for c in model.connections if (c.delay, c.tau_syn) == key)
+             for key in keys]
+    if len(keys) == 1:
+        return (Channel(keys[0][0], keys[0][1], names[0], W),)
     copies = ([model.with_values({p: v[b] for p, v in coupling_values.items()})
                for b in range(W.shape[0])] if coupling_values else [model])
-    channels = []
-    for (delay, tau_syn), names in groups.items():
-        blocks = [copy.replace(connections=tuple(c for c in copy.connections
-                                                 if c.name in names)).coupling_matrix()
-                  for copy in copies]
-        channels.append(Channel(delay, tau_syn, tuple(names), np.stack(blocks)))
-    return tuple(channels)
+    per_copy = np.stack([copy.coupling_channels()[0] for copy in copies], axis=1)
+    return tuple(Channel(key[0], key[1], group, per_copy[k])
+                 for k, (key, group) in enumerate(zip(keys, names, strict=True)))
 
 
 def delay_steps(delay: float, dt: float) -> int:

@@ -448,6 +448,23 @@ class Model:
                                        file=self.source) from None
         return W
 
+    def coupling_channels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The coupling split into channels: connections sharing a ``delay`` and a
+        ``tau_syn``, in order of first appearance.
+
+        Returns ``(W, delay, tau_syn)``: W (K, N, N) drive units per Hz, summing to
+        :meth:`coupling_matrix`; delay and tau_syn (K,), s (0: none).
+        """
+        groups: dict[tuple[float, float], list[Connection]] = {}
+        for conn in self.connections:
+            groups.setdefault((conn.delay, conn.tau_syn), []).append(conn)
+        if not groups:
+            return np.zeros((0, self.size, self.size)), np.zeros(0), np.zeros(0)
+        W = np.stack([self.replace(connections=tuple(group)).coupling_matrix()
+                      for group in groups.values()])
+        keys = np.array(list(groups), dtype=float)
+        return W, keys[:, 0], keys[:, 1]
+
     def drive(self, name: str) -> Drive:
         """The drive of population ``name`` (zero drive if none is given)."""
         return self.drives.get(name, Drive())
