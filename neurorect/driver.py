@@ -30,6 +30,7 @@ from neurorect._chunks import run_in_chunks
 from neurorect._plan import compile_plan
 from neurorect._recording import analysis_frequencies, record_layout, stat_windows
 from neurorect._result import to_dataset
+from neurorect._step_limits import check_network_stability
 from neurorect._schema import attrs
 from neurorect.errors import ModelError
 from neurorect.kernels.layout import (
@@ -125,6 +126,8 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     sim = model.simulation
     _check_options(dtype=dtype, blas_threads=blas_threads, coupling=coupling)
     plan = compile_plan(model, seed=sim.seed, batch=batch)
+    if plan.coupled:
+        check_network_stability(plan.model, plan.channels, sim.dt, sim.method)
     n_steps = int(round(sim.duration / sim.dt))
     first = int(math.ceil(sim.transient / sim.dt - 1e-9))
     freq = analysis_frequencies(plan, stats_freq)
