@@ -30,8 +30,8 @@ from neurorect._chunks import run_in_chunks
 from neurorect._plan import compile_plan
 from neurorect._recording import analysis_frequencies, record_layout, stat_windows
 from neurorect._result import to_dataset
-from neurorect._step_limits import check_network_stability
 from neurorect._schema import attrs
+from neurorect._step_limits import check_network_stability
 from neurorect.errors import ModelError
 from neurorect.kernels.layout import (
     EXP_AB2,
