@@ -130,7 +130,7 @@ def coupling_arrays(model: Model, channels: tuple[Channel, ...], W: np.ndarray, 
     table = np.zeros((len(channels), N_CHANNEL), dtype=np.int64)
     synapse = np.zeros((len(channels), 2))
     rows, cols, dense, indptr, indices, weights = [], [], [], [], [], []
-    row0 = col0 = w0 = ptr0 = 0
+    row0 = col0 = w0 = ptr0 = nnz = 0
     for k, channel in enumerate(channels):
         identity = len(channels) == 1
         post = np.arange(n) if identity else _span(model, channel.names, "post")
@@ -147,7 +147,8 @@ def coupling_arrays(model: Model, channels: tuple[Channel, ...], W: np.ndarray, 
         cols.append(pre)
         if sparse:
             local_rows, local_cols = np.nonzero(block[0])
-            indptr.append(np.searchsorted(local_rows, np.arange(post.size + 1)))
+            indptr.append(nnz + np.searchsorted(local_rows, np.arange(post.size + 1)))
+            nnz += local_rows.size
             indices.append(pre[local_cols])
             weights.append(block[0][local_rows, local_cols])
             ptr0 += post.size + 1
