@@ -1,0 +1,302 @@
+"""Network benchmark: the coupled engine against bare BLAS and scipy, and error against cost.
+
+Part 1, speed (issue 11.4), per step, measured side by side in one process, interleaved
+(each round times every variant once; the best round counts), BLAS pinned to one thread:
+
+* dense: a random network (leaky ReLU, Gaussian coupling g/sqrt(N)) at N = 1000 and 4000,
+  ``simulate`` (exp_ab2 and exp_euler) against a bare ``W @ r``, float64 and float32;
+* sparse: the same with a random sparse W (CSR) against scipy.sparse's CSR ``A @ r`` at the
+  same density;
+* batched: 16 copies of N = 1000 sharing W (one matrix-matrix product per step) against 16
+  single runs, and the bare ``R @ W.T`` against 16 ``W @ r``.
+
+neurorect's time per step is the difference of two runs (2S and S steps), so that building
+the model and compiling the plan are left out.
+
+Part 2, error against cost (issue 14.4): the first harmonic of every neuron against a
+reference, relative to the largest reference amplitude, for exp_euler, exp_ab2, euler and
+rk4 over a range of dt; the wall time per simulated second; the dt (interpolated on the
+log-log error curve) and the cost at which each method reaches 1e-3 and 1e-6. Problems: the
+linear E-I pair (models/ei_pair.toml with alpha = 1: the exact closed form is the
+reference), the rectified E-I pair (models/ei_pair.toml; reference RK4 at 2.5 us) and
+models/random_network.toml without its noise (a noisy run's path changes with dt; reference
+RK4 at a small dt, its own error printed).
+
+Run by hand (a few minutes; ``--quick`` for a smoke run of about a minute):
+
+    .venv/bin/python benchmarks/bench_network.py [--quick] [--part speed|accuracy]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from neurorect import (  # noqa: E402
+    Connection,
+    Drive,
+    LeakyReLU,
+    NeurorectWarning,
+    load_model,
+    simulate,
+    single_population,
+)
+
+DT = 1e-4
+METHODS = ("exp_euler", "exp_ab2", "euler", "rk4")
+
+
+# ------------------------------------------------------------------------------ speed
+def network(n: int, steps: int, *, kind: str = "gaussian", probability: float = 1.0,
+            method: str = "exp_ab2"):
+    """The W2 random network: N leaky-ReLU rate units, a 10 Hz drive, no recording."""
+    model = single_population(LeakyReLU(1.0, 0.0, 0.1), tau=0.01, size=n,
+                              drive=Drive(I0=1.0, I1=0.5, freq=10.0), dt=DT,
+                              duration=steps * DT, transient=0.0, record="none",
+                              method=method)
+    weight = 0.0 if kind == "gaussian" else 0.5 / (n * probability)
+    return model.replace(connections=(Connection("EE", "E", "E", kind=kind, g=0.5,
+                                                 weight=weight, probability=probability,
+                                                 seed=1),))
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+class NeurorectStep:
+    """Times one neurorect step (s): the best run of 2S steps minus the best run of S steps
+    (over the rounds so far), S = ``steps``, so that setup and compilation drop out."""
+
+    def __init__(self, model, steps: int, per: int = 1, **options):
+        self.short = model.with_values({"simulation.duration": steps * DT})
+        self.long = model.with_values({"simulation.duration": 2 * steps * DT})
+        self.steps, self.per, self.options = steps, per, options
+        self.best_short = self.best_long = math.inf
+        simulate(self.short, progress=False, **options)  # compile and warm up
+
+    def __call__(self) -> float:
+        self.best_long = min(self.best_long, _timed(
+            lambda: simulate(self.long, progress=False, **self.options)))
+        self.best_short = min(self.best_short, _timed(
+            lambda: simulate(self.short, progress=False, **self.options)))
+        return (self.best_long - self.best_short) / self.steps / self.per
+
+
+def bare_step(product, steps: int):
+    """A callable timing one call of ``product()`` (s), averaged over ``steps`` calls."""
+    product()
+
+    def step() -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            product()
+        return (time.perf_counter() - start) / steps
+    return step
+
+
+def interleaved(variants: dict, rounds: int) -> dict:
+    """Best per-step time of every variant over ``rounds`` interleaved rounds (a
+    NeurorectStep reports its best-of difference after the last round)."""
+    best = {name: math.inf for name in variants}
+    for _ in range(rounds):
+        for name, step in variants.items():
+            value = step()
+            best[name] = value if isinstance(step, NeurorectStep) else min(best[name], value)
+    return best
+
+
+def dense_table(scale: int, rounds: int) -> None:
+    print("\nDense W2 (Gaussian random W), time per step (ms); ratios to the bare product")
+    print("| N | dtype | bare W @ r | neurorect exp_ab2 | neurorect exp_euler | "
+          "exp_ab2 / bare | exp_euler / bare |")
+    print("|---|---|---|---|---|---|---|")
+    per_dtype = {}
+    for n, steps in ((1000, 2000 // scale), (4000, 200 // scale)):
+        W = network(n, 1).coupling_matrix()
+        for dtype in ("float64", "float32"):
+            Wd = np.ascontiguousarray(W, dtype=dtype)
+            r = np.random.default_rng(0).random(n).astype(dtype)
+            variants = {"bare": bare_step(lambda Wd=Wd, r=r: Wd @ r, steps)}
+            for method in ("exp_ab2", "exp_euler"):
+                variants[method] = NeurorectStep(network(n, steps, method=method), steps,
+                                                 dtype=dtype, coupling="dense")
+            best = interleaved(variants, rounds)
+            per_dtype[n, dtype] = best
+            print(f"| {n} | {dtype} | {best['bare'] * 1e3:.4f} | {best['exp_ab2'] * 1e3:.4f} | "
+                  f"{best['exp_euler'] * 1e3:.4f} | {best['exp_ab2'] / best['bare']:.3f} | "
+                  f"{best['exp_euler'] / best['bare']:.3f} |")
+    for n in (1000, 4000):
+        f64, f32 = per_dtype[n, "float64"], per_dtype[n, "float32"]
+        print(f"N = {n}: float32 / float64 speed-up, neurorect exp_ab2 "
+              f"{f64['exp_ab2'] / f32['exp_ab2']:.2f}x, bare product "
+              f"{f64['bare'] / f32['bare']:.2f}x")
+
+
+def sparse_table(scale: int, rounds: int) -> None:
+    print("\nSparse W (CSR), time per step (ms); neurorect against scipy.sparse at the same "
+          "density")
+    print("| N | density | non-zeros | scipy CSR A @ r | neurorect exp_ab2 | ratio |")
+    print("|---|---|---|---|---|---|")
+    for n, probability, steps in ((4000, 0.05, 500 // scale), (20000, 0.005, 200 // scale)):
+        model = network(n, steps, kind="sparse", probability=probability)
+        A = scipy.sparse.csr_matrix(model.coupling_matrix())
+        r = np.random.default_rng(0).random(n)
+        variants = {"scipy": bare_step(lambda A=A, r=r: A @ r, steps),
+                    "neurorect": NeurorectStep(model, steps, coupling="sparse")}
+        best = interleaved(variants, rounds)
+        print(f"| {n} | {probability:g} | {A.nnz} | {best['scipy'] * 1e3:.4f} | "
+              f"{best['neurorect'] * 1e3:.4f} | {best['neurorect'] / best['scipy']:.3f} |")
+
+
+def batch_table(scale: int, rounds: int) -> None:
+    copies, n, steps = 16, 1000, 1000 // scale
+    print(f"\nBatched copies: {copies} copies of N = {n} sharing W, time per copy-step (ms)")
+    model = network(n, steps)
+    W = np.ascontiguousarray(model.coupling_matrix())
+    R = np.random.default_rng(0).random((copies, n))
+    taus = {"populations.E.tau": np.linspace(0.009, 0.011, copies)}
+    variants = {"gemm": bare_step(lambda: R @ W.T, steps),
+                "gemv": bare_step(lambda: [W @ R[b] for b in range(copies)], steps),
+                "batch": NeurorectStep(model, steps, per=copies, batch=taus, coupling="dense"),
+                "single": NeurorectStep(model, steps, coupling="dense")}
+    best = interleaved(variants, rounds)
+    print("| bare R @ W.T | bare 16 x W @ r | neurorect batch of 16 | neurorect single run | "
+          "batch speed-up |")
+    print("|---|---|---|---|---|")
+    print(f"| {best['gemm'] / copies * 1e3:.4f} | {best['gemv'] / copies * 1e3:.4f} | "
+          f"{best['batch'] * 1e3:.4f} | {best['single'] * 1e3:.4f} | "
+          f"{best['single'] / best['batch']:.2f}x |")
+
+
+# --------------------------------------------------------------------------- accuracy
+def harmonic(ds) -> np.ndarray:
+    return (ds.amplitude.sel(harmonic=1).values
+            * np.exp(1j * ds.phase.sel(harmonic=1).values))
+
+
+def linear_pair_reference(model) -> np.ndarray:
+    """Closed form of the linear E-I pair's steady first harmonic (drive into E)."""
+    neurons = model.neuron_arrays()
+    gain = np.diag([t.gain for t in neurons.transfer])
+    w = 2 * np.pi * model.drive_scalar("E", "freq")
+    system = np.eye(2) + 1j * w * np.diag(neurons.tau) - gain @ model.coupling_matrix()
+    return np.linalg.solve(system, gain @ np.array([1.0, 0.0])) * model.drive_scalar("E", "I1")
+
+
+def problems(quick: bool):
+    """(name, model, reference first harmonic, note, dts) of the accuracy table."""
+    pair = load_model("models/ei_pair.toml")
+    linear = pair.with_values({"populations.E.transfer.alpha": 1.0,
+                               "populations.I.transfer.alpha": 1.0})
+    random = load_model("models/random_network.toml").with_values(
+        {"drives.E.noise.sigma": 0.0, "drives.I.noise.sigma": 0.0, "simulation.duration": "0.45 s",
+         "simulation.transient": "0.2 s"})
+    dts = [8e-4, 4e-4, 2e-4, 1e-4, 5e-5, 2.5e-5]
+    out = [("E-I pair, linear (alpha = 1)", linear, linear_pair_reference(linear),
+            "exact closed form", dts)]
+    for name, model, fine, dts_model in (
+            ("E-I pair, rectified (ei_pair.toml)", pair, 2.5e-6, dts),
+            ("random_network.toml, noise off", random, 1e-5 if not quick else 2.5e-5,
+             dts[:-2] if quick else dts[:-1])):
+        reference = harmonic(simulate(model, dt=fine, method="rk4", record="none",
+                                      progress=False))
+        check = harmonic(simulate(model, dt=2 * fine, method="rk4", record="none",
+                                  progress=False))
+        own = np.max(np.abs(check - reference)) / np.max(np.abs(reference))
+        out.append((name, model, reference, f"RK4 at {fine:g} s (vs {2 * fine:g} s: "
+                                            f"{own:.1e})", dts_model))
+    return out
+
+
+def error_curve(model, reference, method: str, dts) -> list[tuple[float, float, float]]:
+    """(dt, relative error, wall s per simulated s) per dt (explicit methods skip the dt
+    the model refuses)."""
+    rows = []
+    scale = np.max(np.abs(reference))
+    for dt in dts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NeurorectWarning)
+                start = time.perf_counter()
+                ds = simulate(model, dt=dt, method=method, record="none", progress=False)
+                wall = time.perf_counter() - start
+        except Exception as error:  # a dt outside the explicit methods' range
+            print(f"  ({method} at dt = {dt:g} s: {type(error).__name__})")
+            continue
+        error = float(np.max(np.abs(harmonic(ds) - reference)) / scale)
+        rows.append((dt, error, wall / model.simulation.duration))
+    return rows
+
+
+def reaching(rows, target: float) -> tuple[float, float]:
+    """(dt, wall s per simulated s) at which the error curve crosses ``target``,
+    interpolated log-log between the bracketing points (cost ~ 1 / dt from the finest
+    point's cost per step); (nan, nan) outside the measured range."""
+    for (dt1, e1, _), (dt2, e2, c2) in zip(rows, rows[1:], strict=False):
+        if e1 >= target >= e2 and e1 > 0 and e2 > 0:
+            slope = math.log(e1 / e2) / math.log(dt1 / dt2)
+            dt = dt2 * (target / e2) ** (1 / slope)
+            return dt, c2 * dt2 / dt
+    if rows and rows[0][1] <= target:
+        return rows[0][0], rows[0][2]  # already there at the largest dt measured
+    return math.nan, math.nan
+
+
+def accuracy_tables(quick: bool) -> None:
+    for name, model, reference, note, dts in problems(quick):
+        print(f"\n{name}: first-harmonic error (relative) against {note}")
+        print("| method | " + " | ".join(f"dt = {dt * 1e3:g} ms" for dt in dts)
+              + " | order | dt to 1e-3 (cost) | dt to 1e-6 (cost) |")
+        print("|---" * (len(dts) + 4) + "|")
+        for method in METHODS:
+            rows = error_curve(model, reference, method, dts)
+            errors = {dt: e for dt, e, _ in rows}
+            cells = " | ".join(f"{errors[dt]:.1e}" if dt in errors else "-" for dt in dts)
+            usable = [(dt, e) for dt, e, _ in rows if e > 1e-13]
+            order = (np.polyfit(np.log([d for d, _ in usable[-3:]]),
+                                np.log([e for _, e in usable[-3:]]), 1)[0]
+                     if len(usable) >= 3 else math.nan)
+            targets = []
+            for target in (1e-3, 1e-6):
+                dt, cost = reaching(rows, target)
+                targets.append("not reached" if math.isnan(dt)
+                               else f"{dt * 1e3:.3g} ms ({cost:.2g} s/s)")
+            print(f"| {method} | {cells} | {order:.2f} | {targets[0]} | {targets[1]} |")
+    print("(cost: wall seconds per simulated second at that dt, extrapolated from the "
+          "measured cost per step)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds")
+    parser.add_argument("--part", choices=("speed", "accuracy", "all"), default="all")
+    args = parser.parse_args()
+    scale, rounds = (5, 2) if args.quick else (1, 5)
+    print(f"numpy {np.__version__}, scipy {scipy.__version__}, cores {os.cpu_count()}, "
+          "BLAS threads 1")
+    with threadpool_limits(limits=1, user_api="blas"):
+        if args.part in ("speed", "all"):
+            dense_table(scale, rounds)
+            sparse_table(scale, rounds)
+            batch_table(scale, rounds)
+        if args.part in ("accuracy", "all"):
+            accuracy_tables(args.quick)
+
+
+if __name__ == "__main__":
+    main()
