@@ -33,12 +33,12 @@ from neurorect.kernels.layout import (
     CH_ROWS,
     CH_W0,
     EULER,
-    EXP_AB2,
     METHOD_CODES,
     N_CHANNEL,
     Coupling,
     History,
 )
+from neurorect.kernels.network import product_lag
 from neurorect.spec import Model
 
 __all__ = ["Channel", "coupling_channels", "coupling_arrays", "delay_steps"]
@@ -82,11 +82,6 @@ def coupling_channels(model: Model, W: np.ndarray,
 def delay_steps(delay: float, dt: float) -> int:
     """The delay as a whole number of steps (the model validates that it is one)."""
     return int(round(delay / dt))
-
-
-def _lag(method: int, steps: int) -> int:
-    """Age in steps of the rates a channel's product uses (kernels.network._lag)."""
-    return max(steps - 1, 0) if method == EXP_AB2 else steps
 
 
 def _span(model: Model, names: tuple[str, ...], end: str) -> np.ndarray:
@@ -159,7 +154,7 @@ def coupling_arrays(model: Model, channels: tuple[Channel, ...], W: np.ndarray, 
         col0 += pre.size
     coupling = _pack(sparse, dense, indptr, indices, weights, table, rows, cols, synapse,
                      dtype, n)
-    longest = max(_lag(code, int(steps)) for steps in table[:, CH_DELAY])
+    longest = max(product_lag(code, int(steps)) for steps in table[:, CH_DELAY])
     ring = (np.zeros((longest + 1, n_batch, n), dtype=dtype) if longest > 0
             else np.zeros((1, 0, 0), dtype=dtype))
     history = History(rates=ring, previous=np.zeros((n_batch, row0), dtype=dtype),

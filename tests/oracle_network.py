@@ -12,11 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from oracle import drive_at
+from oracle import drive_at, noise_step
 
 from neurorect._plan import compile_plan
-from neurorect.kernels.layout import OU_SIGMA, OU_TAU, WHITE_SIGMA
-from neurorect.kernels.random import normal_at
 
 
 def network_reference(model, *, seed: int, method: str):
@@ -81,7 +79,7 @@ def network_reference(model, *, seed: int, method: str):
             x = x + dt * (-x + target(inputs + drive)) / taus
         else:
             x = a * x + (1 - a) * target(inputs + mid_drive)
-        x, eta = _noise(plan, model, x, eta, n, dt, taus, method)
+        noise_step(plan, x, eta, n, dt, taus, exact=method != "euler")
         history.append(rates_of(x))
     return trace
 
@@ -92,20 +90,3 @@ def _predicted(model, W, x, a, mid_drive, target, rates_of, r0):
     return rates_of(a * x + (1 - a) * target(held + mid_drive))
 
 
-def _noise(plan, model, x, eta, n, dt, taus, method):
-    params = plan.params
-    white = params[:, WHITE_SIGMA]
-    if method == "euler":
-        white_b = white * np.sqrt(dt / taus)
-    else:
-        white_b = white * np.sqrt((1 - np.exp(-2 * dt / taus)) / 2)
-    x, eta = x.copy(), eta.copy()
-    for u in range(model.size):
-        if white[u] > 0:
-            x[u] += white_b[u] * normal_at(plan.keys[u], n, 1)
-        if params[u, OU_SIGMA] > 0:
-            ou_tau = params[u, OU_TAU]
-            eta[u] = (math.exp(-dt / ou_tau) * eta[u] + params[u, OU_SIGMA]
-                      * math.sqrt(1 - math.exp(-2 * dt / ou_tau))
-                      * normal_at(plan.keys[u], n, 0))
-    return x, eta

@@ -65,7 +65,7 @@ from neurorect.kernels.random import normal_at
 from neurorect.kernels.step import decay_factors, rate_of, rhs
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["run_network"]
+__all__ = ["run_network", "product_lag"]
 
 
 @njit(cache=True)
@@ -178,6 +178,15 @@ def _row(tparams, u):
 
 
 @njit(cache=True, inline="always")
+def _relax(kinds, tparams, u, a, one_minus_a, state, total):
+    """Unit u's exponential step towards its target under the input ``total``:
+    ``a x + (1 - a) phi(total)`` (rate form) or ``a v + (1 - a) total`` (voltage form)."""
+    if kinds[u, 1] == RATE_FORM:
+        total = transfer_value(kinds[u, 0], _row(tparams, u), total)
+    return a * state + one_minus_a * total
+
+
+@njit(cache=True, inline="always")
 def _accumulate(acc, u, rate, zs):
     """Add ``rate`` and its projections ``rate zs^k`` to unit u's running sums."""
     acc[u, 0] += rate
@@ -237,8 +246,10 @@ def _fill_ring(history, rates):
 
 
 @njit(cache=True)
-def _lag(method, delay):
-    """Age in steps of the rates a channel's product of step n uses (see module docstring)."""
+def product_lag(method, delay):
+    """Age in steps of the rates that the product of step n of a channel with a delay of
+    ``delay`` steps uses: ``delay``, or ``delay - 1`` (at least 0) under EXP_AB2, whose
+    step takes the products at both ends of the delayed interval (module docstring)."""
     if method == EXP_AB2:
         return max(delay - 1, 0)
     return delay
@@ -249,7 +260,7 @@ def _products(n, method, coupling, history, rates, product, gather):
     """Every channel's product of step n, from its delayed rates, into ``product``."""
     ring = history.rates
     for k in range(coupling.channels.shape[0]):
-        lag = _lag(method, coupling.channels[k, CH_DELAY])
+        lag = product_lag(method, coupling.channels[k, CH_DELAY])
         if lag == 0:
             _channel_product(coupling, k, rates, product, gather)
         else:
@@ -355,10 +366,8 @@ def _start(setup, evolving, factors, coupling, history, rates, product, drive, g
     for b in range(n_batch):
         for i in range(n_neurons):
             u = b * n_neurons + i
-            total = held[b, i] + drive[b, i]
-            if kinds[u, 1] == RATE_FORM:
-                total = transfer_value(kinds[u, 0], _row(tparams, u), total)
-            x = a[u] * state[b, i] + one_minus_a[u] * total
+            x = _relax(kinds, tparams, u, a[u], one_minus_a[u], state[b, i],
+                       held[b, i] + drive[b, i])
             predicted[b, i] = rate_of(kinds[u, 0], _row(tparams, u), kinds[u, 1], x)
     ahead = np.empty_like(product)
     for k in range(channels.shape[0]):
@@ -382,10 +391,8 @@ def _exp_update(n, setup, evolving, factors, coupled, drive, z, zs):
     for b in range(n_batch):
         for i in range(n_neurons):
             u = b * n_neurons + i
-            total = coupled[b, i] + drive[b, i]
-            if kinds[u, 1] == RATE_FORM:
-                total = transfer_value(kinds[u, 0], _row(tparams, u), total)
-            x = a[u] * state[b, i] + one_minus_a[u] * total
+            x = _relax(kinds, tparams, u, a[u], one_minus_a[u], state[b, i],
+                       coupled[b, i] + drive[b, i])
             if white_b[u] > 0.0:
                 x += white_b[u] * normal_at(keys[u], n, 1)
             if ou_b[u] > 0.0:
