@@ -184,9 +184,9 @@ def test_theory_network_susceptibility_takes_delays_and_filters():
 # -- the oracle loop ---------------------------------------------------------------------------
 
 def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True) -> Model:
-    """5 neurons, every coupling kind; with ``delays``: four channels (an undelayed one, two
-    E->E connections with different delays and filters on the same block, a filtered
-    sparse one)."""
+    """5 neurons, every coupling kind (gaussian, full, sparse, dense); with ``delays``: four
+    channels (an undelayed one; two E->E connections with different delays and filters on
+    the same block; a filtered sparse one; E->I and I->I sharing a delay)."""
     noise_spec = Noise(kind=noise, sigma=0.3, tau=0.004)
     pops = (Population("E", tau=0.01, transfer=LeakyReLU(2.0, 0.2, 0.1), size=3, form=form,
                        init=0.5),
@@ -201,7 +201,9 @@ def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True) 
                         tau_syn=lag(3e-3)),
              Connection("IE", "E", "I", kind="full", weight=0.8, delay=lag(4e-4)),
              Connection("EI", "I", "E", kind="sparse", weight=-0.6, probability=0.7, seed=4,
-                        delay=lag(2e-4), tau_syn=lag(2e-3)))
+                        delay=lag(2e-4), tau_syn=lag(2e-3)),
+             Connection("II", "I", "I", kind="dense", matrix=((0.0, -0.4), (-0.2, 0.1)),
+                        delay=lag(4e-4)))
     return Model(populations=pops, drives=drives, connections=conns,
                  simulation=Simulation(dt=2e-4, duration=0.03, seed=5))
 

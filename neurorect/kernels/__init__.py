@@ -7,8 +7,8 @@ Modules
 -------
 ``layout``
     Pure Python: the columns of the packed arrays, the method, form, record and transfer
-    codes, ``RESYNC``, ``GEMM_FROM``, and the argument groups ``Setup``, ``Evolving``,
-    ``Recording``, ``Coupling`` (named tuples).
+    codes, ``RESYNC``, ``GEMM_FROM``, the channel columns ``CH_*``, and the argument groups
+    ``Setup``, ``Evolving``, ``Recording``, ``Coupling``, ``History`` (named tuples).
 ``random``
     The counter-based generator (SplitMix64 + Box-Muller): ``stream_keys``, ``normal_at``,
     ``initial_normals``, ``ou_traces``, ``normals``.
@@ -24,13 +24,14 @@ Modules
     ``run_uncoupled``: independent units, parallel over blocks (vectorised leaky-ReLU block
     path and general per-unit path).
 ``network``
-    ``run_network``: coupled networks, one BLAS product per step.
+    ``run_network``: coupled networks, one BLAS product per step and channel (connections
+    sharing a delay and a synaptic filter), exp_ab2's extrapolation, the ring of past rates.
 
 Internal interface: ``uncoupled`` and ``network`` use ``step``, ``drive``, ``random`` and
 ``transfer``; ``random`` uses ``step`` (the OU factors); everything uses ``layout``. The
 entry points are ``run_uncoupled(step0, n_steps, setup, evolving, recording,
 general_only=False)`` and ``run_network(step0, n_steps, setup, evolving, recording,
-coupling)``.
+coupling, history)``.
 
 Layout
 ------
@@ -49,7 +50,8 @@ a few packed arrays (``Setup``, read-only):
 The evolving arrays (``Evolving``: ``state (U,)`` or ``(B, N)``, ``ou (U,)``, ``acc (U, K + 1)``
 complex, the running sum of the rate and of its projections ``r exp(-i 2 pi k f t)``, and
 ``fail (U,)``) are carried between chunks; ``Recording`` says what is recorded where, and
-``Coupling`` holds W (dense, or CSR).
+``Coupling`` holds W as channels (dense blocks, or CSR) and ``History`` what a network carries
+between steps besides the state (past rates, last products, synaptic filter states).
 
 Time is global: step ``n`` is at ``t = n dt`` whatever the chunking. Sinusoids and Fourier
 projections advance by a rotating phasor (one complex multiply per step), re-synchronised
@@ -62,7 +64,9 @@ Exponential Euler, for an uncoupled unit with input held over the step (exact th
     rate:    r' = a r + (1 - a) phi(c + I(t + dt/2) + eta)
     voltage: v' = a v + (1 - a) (c + I(t + dt/2) + eta)      a = exp(-dt / tau)
 
-with ``c`` the recurrent input (``W r`` or ``W phi(v)``, at t) and ``eta`` the OU noise. The
+with ``c`` the recurrent input (``W r`` or ``W phi(v)``: at t under EXP_EULER; under
+EXP_AB2 extrapolated to t + dt/2 as ``1.5 c_n - 0.5 c_{n-1}``, or interpolated between the
+two known past products of a delayed channel, see ``network``) and ``eta`` the OU noise. The
 deterministic drive is sampled at the middle of the step: exact for piecewise-constant
 input, like the left end, but without the left end's dt/2 delay, so a linear unit under a
 sinusoid is second-order accurate (its phase error is O((w dt)^2), not w dt / 2). White
