@@ -166,7 +166,7 @@ def _pack(sparse, dense, indptr, indices, weights, table, rows, cols, synapse, d
           n) -> Coupling:
     empty_int = np.zeros(0, dtype=np.int64)
     if sparse:
-        index_type = np.int32 if n < 2**31 else np.int64
+        index_type = np.uint32 if n < 2**32 else np.uint64  # unsigned: no wraparound test
         return Coupling(np.zeros((1, 0), dtype=dtype), np.concatenate(indptr).astype(np.int64),
                         np.concatenate(indices).astype(index_type),
                         np.concatenate(weights).astype(np.float64), table,
@@ -174,6 +174,6 @@ def _pack(sparse, dense, indptr, indices, weights, table, rows, cols, synapse, d
                         np.concatenate(cols).astype(np.int64), synapse)
     flat = dense[0] if len(dense) == 1 else np.concatenate(dense, axis=1)
     return Coupling(np.ascontiguousarray(flat, dtype=dtype),
-                    empty_int, np.zeros(0, dtype=np.int32), np.zeros(0), table,
+                    empty_int, np.zeros(0, dtype=np.uint32), np.zeros(0), table,
                     np.concatenate(rows).astype(np.int64),
                     np.concatenate(cols).astype(np.int64), synapse)

@@ -102,7 +102,7 @@ class Coupling(NamedTuple):
 
     W: np.ndarray
     indptr: np.ndarray  #: int64 CSR row pointers of every channel, empty for dense coupling
-    indices: np.ndarray  #: int32 global column indices, empty for dense coupling
+    indices: np.ndarray  #: uint32 global column indices, empty for dense coupling
     weights: np.ndarray  #: float64 values, empty for dense coupling
     channels: np.ndarray  #: (K, N_CHANNEL) int64
     rows: np.ndarray  #: int64 post-neuron index of each channel row

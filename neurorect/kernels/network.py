@@ -278,10 +278,11 @@ def _channel_product(coupling, k, source, product, gather):
     if indptr.shape[0] > 0:
         ptr0 = info[CH_PTR0]
         for b in range(n_batch):
+            row = source[b]  # unsigned indices into a 1-D row: no negative-index wraparound
             for i in range(n_rows):
                 total = 0.0
                 for j in range(indptr[ptr0 + i], indptr[ptr0 + i + 1]):
-                    total += weights[j] * source[b, indices[j]]
+                    total += weights[j] * row[indices[j]]
                 product[b, row0 + i] = total
         return
     if info[CH_IDENTITY] == 1:
