@@ -1,9 +1,11 @@
-"""Run the kernels chunk by chunk: progress bar, non-finite states, BLAS threads.
+"""Run the kernels chunk by chunk: progress bar, failures (runaway, non-finite), BLAS threads.
 
 A run is cut into chunks of whole multiples of ``RESYNC`` steps (results do not depend on
 the chunking; chunks give the progress bar its granularity and stop a diverging run early).
-An uncoupled chunk whose block path flagged a non-finite unit is rerun on the per-unit path,
-which pins the exact step for the error message.
+An uncoupled chunk whose vectorised path flagged a unit only at the chunk's end is rerun on
+the per-unit path, which pins the exact step for the error message. A failure
+(``Evolving.fail``, ``fail_what``, ``fail_value``) raises SimulationError naming time, neuron,
+quantity and value.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import time
 
 import numpy as np
 
+from neurorect import _progress
 from neurorect._coupling import coupling_arrays
 from neurorect._plan import Plan
+from neurorect._recording import sum_name, unit_label
 from neurorect.errors import SimulationError
-from neurorect.kernels.layout import RESYNC, Evolving, Recording, Setup
+from neurorect.kernels.layout import FAIL_RATE, RESYNC, Evolving, Recording, Setup
 from neurorect.kernels.network import run_network
 from neurorect.kernels.uncoupled import run_uncoupled
 
@@ -32,7 +36,8 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
 
     ``coupling`` is the mode of :func:`neurorect._coupling.coupling_arrays`;
     ``blas_threads`` limits BLAS during a coupled run (None: leave it). Raises
-    SimulationError at a non-finite state.
+    SimulationError at a failure (a non-finite state or rate, or a rate beyond
+    ``setup.max_rate``).
     """
     if plan.coupled:
         network = evolving._replace(state=evolving.state.reshape(plan.n_batch, plan.n_neurons))
@@ -45,11 +50,11 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
             run_network(step0, steps, setup, network, recording, matrices, history)
     else:
         def advance(step0: int, steps: int) -> None:
-            before = (evolving.state.copy(), evolving.ou.copy(), evolving.acc.copy())
+            before = [array.copy() for array in evolving]
             run_uncoupled(step0, steps, setup, evolving, recording)
             if np.any(evolving.fail >= 0):  # pin the step: rerun the chunk on the per-unit path
-                evolving.state[:], evolving.ou[:], evolving.acc[:] = before
-                evolving.fail[:] = -1
+                for array, saved in zip(evolving, before, strict=True):
+                    array[...] = saved
                 run_uncoupled(step0, steps, setup, evolving, recording, True)
 
     if chunk_steps is None:  # whole multiples of the phasor resync interval: no re-rotation
@@ -59,31 +64,33 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=int(blas_threads), user_api="blas"):
-            _chunk_loop(advance, n_steps, chunk, progress, evolving.fail, plan, setup.dt)
+            _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup)
     else:
-        _chunk_loop(advance, n_steps, chunk, progress, evolving.fail, plan, setup.dt)
+        _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup)
 
 
-def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None, fail: np.ndarray,
-                plan: Plan, dt: float) -> None:
-    from tqdm.auto import tqdm
-
+def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None,
+                evolving: Evolving, plan: Plan, setup: Setup) -> None:
     bar = None
     started = time.perf_counter()
     step = 0
     try:
         while step < n_steps:
             steps = min(chunk, n_steps - step)
+            before = _snapshot(evolving)
             advance(step, steps)
+            if np.any(evolving.fail >= 0):
+                _raise_failure(plan, evolving, setup)
+            if not np.all(np.isfinite(evolving.acc)):
+                _raise_non_finite_sums(advance, evolving, before, step, steps, plan, setup.dt)
             step += steps
-            if np.any(fail >= 0):
-                _raise_non_finite(plan, fail, dt)
-            if bar is None and progress is not False and step < n_steps:
+            if bar is None and progress is not False and step < n_steps and (
+                    progress or _progress.is_configured() is not False):
                 elapsed = time.perf_counter() - started
                 predicted = elapsed * n_steps / step
-                if progress or predicted > _PROGRESS_AFTER:
-                    bar = tqdm(total=n_steps, initial=step, unit="step", unit_scale=True,
-                               desc="simulate", leave=False)
+                if progress or predicted > _PROGRESS_AFTER:  # --quiet: configured False
+                    bar = _progress.bar(n_steps, "simulate", unit="step", enabled=True,
+                                        initial=step, unit_scale=True)
             elif bar is not None:
                 bar.update(steps)
     finally:
@@ -91,14 +98,57 @@ def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None, fail: 
             bar.close()
 
 
-def _raise_non_finite(plan: Plan, fail: np.ndarray, dt: float) -> None:
+def _raise_failure(plan: Plan, evolving: Evolving, setup: Setup) -> None:
+    """SimulationError for the earliest failure: time, step, neuron, quantity and value."""
+    fail = evolving.fail
     failed = np.flatnonzero(fail >= 0)
     u = failed[np.argmin(fail[failed])]
     b, i = divmod(int(u), plan.n_neurons)
     population = next(name for name, (lo, hi) in plan.model.offsets.items() if lo <= i < hi)
     where = f" of batch element {b}" if plan.n_batch > 1 else ""
+    step = int(fail[u])
+    at = f"at t = {step * setup.dt:.6g} s (step {step}) in neuron {i} (population " \
+         f"{population!r}){where}"
+    value = float(evolving.fail_value[u])
+    if evolving.fail_what[u] == FAIL_RATE and np.isfinite(value):
+        raise SimulationError(
+            f"runaway rate {at}: rate = {value:.6g} Hz, |rate| > max_rate = "
+            f"{setup.max_rate:.6g} Hz; check the coupling strength (a rate network is "
+            "unstable when gain * ||W|| > 1 along an unstable direction) and the transfer's "
+            "clipping (rate_max), or pass max_rate=math.inf to disable the check")
+    quantity = "rate" if evolving.fail_what[u] == FAIL_RATE else "state"
+    shown = "" if np.isnan(value) and quantity == "state" else f" ({quantity} = {value})"
     raise SimulationError(
-        f"non-finite state at t = {fail[u] * dt:.6g} s (step {fail[u]}) in neuron {i} "
-        f"(population {population!r}){where}: the dynamics diverged; check the coupling "
+        f"non-finite {quantity} {at}{shown}: the dynamics diverged; check the coupling "
         "strength (a rate network is unstable when gain * ||W|| > 1 along an unstable "
         "direction), the transfer's growth, and dt")
+
+
+def _snapshot(evolving: Evolving) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return evolving.state.copy(), evolving.ou.copy(), evolving.acc.copy()
+
+
+def _raise_non_finite_sums(advance, evolving: Evolving, before, step0: int, steps: int,
+                           plan: Plan, dt: float) -> None:
+    """SimulationError naming the step, the unit and the statistics sum that overflowed
+    while every rate stayed finite. The chunk ``[step0, step0 + steps)`` is replayed from
+    its start in halves (results do not depend on the chunking), so the step is pinned in
+    about two chunks' work."""
+    low, high = step0, step0 + steps  # sums finite after step `low`, not after `high`
+    while high - low > 1:
+        middle = (low + high) // 2
+        evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+        advance(low, middle - low)
+        if np.all(np.isfinite(evolving.acc)):
+            before, low = _snapshot(evolving), middle
+        else:
+            high = middle
+    evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+    advance(low, 1)
+    unit, k = (int(i) for i in np.argwhere(~np.isfinite(evolving.acc))[0])
+    rate = float(np.max(np.abs(evolving.state)))
+    raise SimulationError(
+        f"non-finite statistics at t = {low * dt:.6g} s (step {low}): {sum_name(k)} of "
+        f"{unit_label(plan, unit)} overflowed although every rate stayed finite (largest "
+        f"|state| {rate:.3g}); rescale the model (gain, threshold or drive near the float "
+        "range, ~1.8e308)")

@@ -19,7 +19,11 @@ module without an import loop, and without a round trip through the file layout 
   errors of building its object name the file and the full key (shared with
   :func:`neurorect.modelfile.model_from_dict`);
 * :data:`MODEL_KEYS`, :data:`POPULATION_KEYS`: keys of the file's top level and of a
-  population table (the other tables' keys are their classes' fields, but ``name``).
+  population table (the other tables' keys are their classes' fields, but ``name``);
+* :func:`dimension_at`, :func:`si_values`: the dimension of the parameter at a path (from
+  :data:`neurorect.units.FIELD_DIMENSIONS`, the one table of them), and values given for it
+  (a batch, a sweep grid) in SI with their dimension checked. ``with_values`` needs neither:
+  the dataclasses check the dimension of what they are built from.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ from neurorect._validate import check_keys, closest_hint
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.transfer import Transfer
+from neurorect.units import DimensionError, Expected, field_dimension, to_si
 
 __all__ = ["MODEL_KEYS", "POPULATION_KEYS", "Changes", "nest_paths", "changed",
-           "changed_fields", "value_at", "table_keys", "table_errors"]
+           "changed_fields", "value_at", "table_keys", "table_errors", "dimension_at",
+           "si_values"]
 
 MODEL_KEYS = ("name", "description", "simulation", "populations", "drives", "connections",
               "lif")
@@ -131,7 +137,8 @@ def table_errors(prefix: str, file: str | None, value: Any) -> Iterator[None]:
         raise error.in_context(prefix=prefix, file=file) from None
     except TypeError as error:
         raise ModelError(str(error), key=prefix, value=value,
-                         allowed="see the model-file reference", file=file) from None
+                         allowed="see the model-file reference, docs/model-files.md",
+                         file=file) from None
 
 
 def _tables(model: Any) -> dict[str, Any]:
@@ -191,3 +198,42 @@ def value_at(model: Any, path: str) -> Any:
                              value=part, allowed=", ".join(map(str, keys)))
         node = table_of(node[part])
     return node
+
+
+#: Classes of the tables a model may lack (the defaults that a change would create).
+_ABSENT_TABLES = {"noise": "Noise", "lif": "LIFNeuron"}
+
+
+def dimension_at(model: Any, path: str) -> Expected | None:
+    """The dimension of the parameter at a dotted path of ``model``, from
+    :data:`neurorect.units.FIELD_DIMENSIONS`: its table's class (``populations.E.transfer.k``
+    of a power law: ``PowerLaw``), with what it depends on (a population's ``form``, a power
+    law's ``n``). None for a word, a table or a path that names no parameter (the model's
+    validation reports those)."""
+    *tables, leaf = path.split(".")
+    node: Any = _tables(model)
+    for depth, part in enumerate(tables):
+        child = node.get(part) if isinstance(node, Mapping) else getattr(node, part, None)
+        if child is None:
+            if tables[0] == "drives" and depth == 1:  # an undriven population: a new drive
+                child = Drive()
+            else:
+                return field_dimension(_ABSENT_TABLES.get(part, ""), leaf)
+        node = child
+    if isinstance(node, Mapping):
+        return None
+    context = {key: getattr(node, key) for key in ("form", "n") if hasattr(node, key)}
+    return field_dimension(type(node).__name__, leaf, **context)
+
+
+def si_values(model: Any, path: str, values: Any) -> Any:
+    """``values`` (a number, a unit string, a Brian2 quantity, or a sequence or array of
+    them) given for the parameter at ``path``, in SI: a float or a float ndarray.
+    ModelError naming the model's file, the path, the value and what is allowed: a
+    DimensionError for a unit of another dimension, else (not a number) a plain one."""
+    try:
+        return to_si(values, dimension_at(model, path), key=path)
+    except ModelError as error:
+        kind = DimensionError if isinstance(error, DimensionError) else ModelError
+        raise kind(error.detail, key=error.key, value=error.value, allowed=error.allowed,
+                   file=model.source) from None

@@ -98,7 +98,7 @@ def _neuron_params(model: Model):
             params[lo:hi, column] = drive.noise.sigma
             if drive.noise.kind == "ou":
                 params[lo:hi, OU_TAU] = drive.noise.tau
-        init[lo:hi] = pop.init
+        init[lo:hi] = pop.initial_values()
         for component in (*drive.steps, *drive.pulses):
             for i in range(lo, hi):
                 pulse_lists[i].append(component.as_pulse())
@@ -148,6 +148,7 @@ def batch_kind(model: Model, path: str) -> str:
     parts = path.split(".")
     head = parts[0]
     allowed = ("populations.P.transfer.<param>, populations.P.tau, populations.P.init, "
+               "populations.P.init.<field>, "
                "drives.P.I0|I1|freq|phase, drives.P.noise.sigma|tau, connections.C.<param>, "
                "simulation.seed")
     if head == "simulation" and parts[1:] == ["seed"]:
@@ -158,6 +159,8 @@ def batch_kind(model: Model, path: str) -> str:
             parts[2] in ("tau", "init") and len(parts) == 3
             or parts[2] == "transfer" and len(parts) == 4):
         return "column"
+    if head == "populations" and len(parts) == 4 and parts[2] == "init":
+        return "init"  # a field of an initial-state table: each copy draws its own states
     if head == "drives" and (len(parts) == 3 and parts[2] in _DRIVE_COLUMNS
                              or len(parts) == 4 and parts[2] == "noise"
                              and parts[3] in ("sigma", "tau")):
@@ -194,6 +197,7 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
         elif kinds_by_path[path] == "column":
             _write_column(model, path, array, params, tparams, init)
 
+    _write_initial_states(model, values, kinds_by_path, init)
     keys = _noise_keys(seeds, n)
     for pop in model.populations:  # shared noise: every neuron uses its first neuron's stream
         noise = model.drive(pop.name).noise
@@ -263,6 +267,22 @@ def _write_column(model: Model, path: str, array: np.ndarray, params: np.ndarray
             params[view, OU_SIGMA if noise.kind == "ou" else WHITE_SIGMA] = per_copy
     else:
         params[view, _DRIVE_COLUMNS[parts[2]]] = per_copy
+
+
+def _write_initial_states(model: Model, values: Mapping[str, np.ndarray],
+                          kinds_by_path: Mapping[str, str], init: np.ndarray) -> None:
+    """Per-copy initial states of the populations whose init table is batched
+    (``populations.P.init.<field>``): copy b draws them from its own table."""
+    by_population: dict[str, list[str]] = {}
+    for path, kind in kinds_by_path.items():
+        if kind == "init":
+            by_population.setdefault(path.split(".")[1], []).append(path)
+    n = model.size
+    for pop_name, paths in by_population.items():
+        lo, hi = model.offsets[pop_name]
+        for b in range(init.size // n):
+            changed = model.with_values({p: values[p][b].item() for p in paths})
+            init[b * n + lo:b * n + hi] = changed.population(pop_name).initial_values()
 
 
 def _coupling_matrices(model: Model, coupling_values: Mapping[str, np.ndarray],

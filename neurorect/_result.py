@@ -2,10 +2,13 @@
 
 Schema (DESIGN.md): dims ``time``, ``neuron``, ``harmonic``, ``population`` and, for a batch,
 ``batch`` (with one coordinate per batched parameter, named after it); every variable and
-coordinate carries ``units`` and ``long_name``. The streaming sums become ``r0``,
-``amplitude``, ``phase`` in the sine convention ``r(t) = r0 + sum_k A_k sin(2 pi k f t +
-phase_k)`` (:func:`neurorect.fourier.harmonics_from_sums`); amplitude and phase are NaN where
-the window holds less than one period.
+coordinate carries ``units`` and ``long_name``. The streaming statistics ``r0``,
+``amplitude``, ``phase`` (sine convention ``r(t) = r0 + sum_k A_k sin(2 pi k f t +
+phase_k)``) come from :func:`neurorect._recording.window_statistics` (exact least squares
+over each window); they are NaN together where the window holds fewer than ``min_periods``
+whole periods, and ``stat_periods``, ``stat_duration`` and ``stat_leakage`` say what each
+unit got. With unit statistics (``moments``), the per-neuron fractions and rate variance and
+their population means are added (:func:`_add_unit_stats`).
 """
 
 from __future__ import annotations
@@ -17,23 +20,21 @@ import numpy as np
 import xarray as xr
 
 from neurorect._plan import Plan
+from neurorect._recording import WindowStatistics
 from neurorect._schema import attrs, path_units, provenance
-from neurorect.fourier import harmonics_from_sums
+from neurorect.kernels.layout import M_BELOW, M_SQUARES, M_SUM, M_ZERO
 from neurorect.spec import Simulation
 
 __all__ = ["to_dataset"]
 
 
-def to_dataset(plan: Plan, sim: Simulation, acc: np.ndarray, windows: np.ndarray,
-               freq: np.ndarray, chosen: np.ndarray, record_out: np.ndarray,
-               dtype: str) -> xr.Dataset:
-    """The result of a run: statistics from ``acc`` over ``windows`` at ``freq``, traces of
-    the ``chosen`` neurons from ``record_out`` (columns batch-major)."""
-    counts = (windows[:, 1] - windows[:, 0]).astype(float)
-    r0, amplitude, phase = harmonics_from_sums(acc, counts)
-    no_period = (freq <= 0) | (counts * sim.dt * freq < 1.0 - 1e-9)
-    amplitude[no_period] = np.nan
-    phase[no_period] = np.nan
+def to_dataset(plan: Plan, sim: Simulation, stats: WindowStatistics, freq: np.ndarray,
+               chosen: np.ndarray, record_out: np.ndarray, dtype: str,
+               moments: np.ndarray | None = None, **run_attrs: Any) -> xr.Dataset:
+    """The result of a run: the statistics ``stats`` at ``freq``, traces of the ``chosen``
+    neurons from ``record_out`` (columns batch-major), unit statistics from ``moments``
+    (``Evolving.moments``) if given; ``run_attrs`` are added to the provenance attrs."""
+    r0, amplitude, phase = stats.r0, stats.amplitude, stats.phase
     batched = bool(plan.batch)
     lead = ("batch",) if batched else ()
 
@@ -51,14 +52,28 @@ def to_dataset(plan: Plan, sim: Simulation, acc: np.ndarray, windows: np.ndarray
                   attrs("rad", "harmonic phase relative to the drive's sine (negative: lag)")),
         "stat_freq": (lead + ("neuron",), shape(freq),
                       attrs("Hz", "analysis frequency of the streaming statistics")),
-        "stat_duration": (lead + ("neuron",), shape(counts * sim.dt),
-                          attrs("s", "length of the statistics window (whole periods)")),
+        "stat_duration": (lead + ("neuron",), shape(stats.duration),
+                          attrs("s", "length of the statistics window: stat_periods whole "
+                                "periods rounded to the nearest step (all of the time after "
+                                "the transient where stat_periods is below min_periods or "
+                                "stat_freq is 0)")),
+        "stat_periods": (lead + ("neuron",), shape(stats.periods),
+                         attrs("1", "whole periods of stat_freq in the statistics window "
+                               "(0 for stat_freq = 0: mean only)")),
+        "stat_leakage": (lead + ("neuron",), shape(stats.leakage),
+                         attrs("1", "bound on the change of A_k (and twice that of r0) per "
+                               "unit amplitude of a harmonic above n_harmonics (below "
+                               "Nyquist - K f): pi |delta| / (N - pi K |delta|), delta the "
+                               "window's miss of whole periods in steps")),
     }
     offsets = plan.model.offsets
     means = np.stack([shape(r0)[..., lo:hi].mean(axis=-1)
                       for lo, hi in (offsets[p] for p in population_names)], axis=-1)
     data["mean_rate"] = (lead + ("population",), means,
                          attrs("Hz", "population mean rate (statistics window)"))
+    if moments is not None:
+        counts = np.rint(stats.duration / sim.dt)
+        _add_unit_stats(plan, moments, counts, shape, lead, population_names, data)
     if chosen.size:
         _add_traces(plan, sim, chosen, record_out, lead, coords, data)
     for path, values in plan.batch.items():
@@ -69,7 +84,37 @@ def to_dataset(plan: Plan, sim: Simulation, acc: np.ndarray, windows: np.ndarray
     return xr.Dataset(data, coords=coords, attrs=provenance(
         plan.model, dt=sim.dt, duration=sim.duration, method=sim.method, seed=sim.seed,
         transient=sim.transient, dtype=dtype, record_every=sim.record_every,
-        fourier_convention="r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)"))
+        fourier_convention="r(t) = r0 + sum_k A_k sin(2 pi k f t + phase_k)", **run_attrs))
+
+
+def _add_unit_stats(plan: Plan, moments: np.ndarray, counts: np.ndarray, shape, lead,
+                    population_names: list[str], data: dict[str, Any]) -> None:
+    """Per-neuron fractions and rate variance from the kernels' shifted sums, and their
+    population means. The variance is over the window's steps (divisor n):
+    ``(S2 - S1^2 / n) / n`` with ``S1 = sum (r - K)``, ``S2 = sum (r - K)^2``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        below = moments[:, M_BELOW] / counts
+        zero = moments[:, M_ZERO] / counts
+        offset = moments[:, M_SUM] / counts
+        variance = np.maximum(moments[:, M_SQUARES] / counts - offset * offset, 0.0)
+    variance[~(counts > 0)] = np.nan
+    per_neuron = {
+        "fraction_below_threshold": (below, "1", "fraction of steps with the input below "
+                                     "the transfer's threshold (rate form: total input to "
+                                     "phi; voltage form: v)", "subthreshold_fraction"),
+        "fraction_zero_rate": (zero, "1", "fraction of steps with rate exactly 0",
+                               "silent_fraction"),
+        "rate_variance": (variance, "Hz^2", "variance of the rate over the statistics "
+                          "window", "mean_rate_variance"),
+    }
+    offsets = plan.model.offsets
+    for name, (values, units, long_name, population_name) in per_neuron.items():
+        values = shape(values)
+        data[name] = (lead + ("neuron",), values, attrs(units, long_name))
+        means = np.stack([values[..., lo:hi].mean(axis=-1)
+                          for lo, hi in (offsets[p] for p in population_names)], axis=-1)
+        data[population_name] = (lead + ("population",), means,
+                                 attrs(units, f"population mean of {name}"))
 
 
 def _coords(plan: Plan, sim: Simulation, population_names: list[str]) -> dict[str, Any]:

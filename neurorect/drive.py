@@ -40,18 +40,22 @@ from neurorect._validate import (
     check_range,
 )
 from neurorect.errors import ModelError
-from neurorect.units import to_si
+from neurorect.units import field_dimension, to_si
 
 __all__ = ["Step", "PulseTrain", "Noise", "Drive"]
 
 Scalar = float | tuple[float, ...]
 
 
-def _scalar_or_tuple(key: str, value) -> Scalar:
-    """Accept a number, a unit string, or a sequence of them; return float or tuple."""
+def _scalar_or_tuple(key: str, value, table: str) -> Scalar:
+    """Accept a number, a unit string, or a sequence of them; return float or tuple. The
+    dimension is checked against the field (the last part of ``key``) of the class ``table``
+    in :data:`neurorect.units.FIELD_DIMENSIONS`."""
     try:
-        si = to_si(value)
-    except ValueError as error:
+        si = to_si(value, field_dimension(table, key.rsplit(".", 1)[-1]), key=key)
+    except ModelError:
+        raise
+    except (ValueError, TypeError) as error:
         raise ModelError(str(error), key=key, value=value,
                          allowed="a number, a quantity string like '5 Hz', or a list") from None
     if isinstance(si, np.ndarray):
@@ -77,7 +81,8 @@ class Step:
 
     def __post_init__(self) -> None:
         for name in ("start", "amplitude", "stop"):
-            object.__setattr__(self, name, _scalar_or_tuple(f"step.{name}", getattr(self, name)))
+            object.__setattr__(self, name, _scalar_or_tuple(f"step.{name}", getattr(self, name),
+                                                            "Step"))
         check_nonnegative("step.start", self.start, unit="s")
         check_finite("step.amplitude", self.amplitude)
         check_range("step.stop", self.stop, low=self.start, low_open=True, unit="s")
@@ -104,7 +109,7 @@ class PulseTrain:
 
     def __post_init__(self) -> None:
         for name in ("start", "period", "width", "amplitude", "stop"):
-            value = _scalar_or_tuple(f"pulses.{name}", getattr(self, name))
+            value = _scalar_or_tuple(f"pulses.{name}", getattr(self, name), "PulseTrain")
             object.__setattr__(self, name, value)
         check_nonnegative("pulses.start", self.start, unit="s")
         check_positive("pulses.period", self.period, unit="s")
@@ -144,7 +149,7 @@ class Noise:
                              allowed="true (one common realisation) or false (per neuron)")
         for name in ("sigma", "tau"):
             object.__setattr__(self, name, _scalar_or_tuple(f"noise.{name}",
-                                                            getattr(self, name)))
+                                                            getattr(self, name), "Noise"))
         check_nonnegative("noise.sigma", self.sigma)
         if self.kind == "ou":
             check_positive("noise.tau", self.tau, unit="s")
@@ -178,7 +183,7 @@ class Drive:
 
     def __post_init__(self) -> None:
         for name in ("I0", "I1", "freq", "phase"):
-            object.__setattr__(self, name, _scalar_or_tuple(name, getattr(self, name)))
+            object.__setattr__(self, name, _scalar_or_tuple(name, getattr(self, name), "Drive"))
             check_finite(name, getattr(self, name))
         check_nonnegative("freq", self.freq, unit="Hz")
         object.__setattr__(self, "steps", tuple(

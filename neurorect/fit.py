@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 from scipy import optimize
 
 from neurorect import lif as lif_theory
+from neurorect._arguments import float_array
 from neurorect._validate import check_choice, check_finite, check_range
 from neurorect.errors import ModelError
 from neurorect.spec import LIFNeuron
@@ -144,8 +145,8 @@ def fit_leaky_relu(mu: ArrayLike, rate: ArrayLike, *, rate_se: ArrayLike | None 
         Inputs of different lengths, non-finite values, fewer than 5 distinct inputs, or
         non-positive ``rate_se``.
     """
-    mu_arr = np.asarray(mu, dtype=float).ravel()
-    rate_arr = np.asarray(rate, dtype=float).ravel()
+    mu_arr = float_array("mu", mu, allowed="inputs (drive units)").ravel()
+    rate_arr = float_array("rate", rate, allowed="rates (Hz)").ravel()
     if mu_arr.shape != rate_arr.shape:
         raise ModelError("mu and rate have different lengths", key="rate",
                          value=f"{rate_arr.size} values for {mu_arr.size} inputs",
@@ -254,6 +255,9 @@ def fit_to_lif(lif: LIFNeuron, mu_range: tuple[float, float] | None = None, *,
         Gain in Hz/V, threshold in V, baseline in Hz.
     """
     check_choice("source", source, ("siegert", "brian2"))
+    if not isinstance(lif, LIFNeuron):
+        raise ModelError("must be an LIF neuron", key="lif", value=type(lif).__name__,
+                         allowed="a neurorect.spec.LIFNeuron (model.lif)")
     sigma = lif.sigma if sigma is None else float(sigma)
     lo, hi = default_mu_range(lif, sigma) if mu_range is None else map(float, mu_range)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):

@@ -3,7 +3,10 @@
 The file layout: top-level ``name`` and ``description``, and the tables ``[simulation]``,
 ``[populations.NAME]``, ``[drives.NAME]``, ``[connections.NAME]`` and ``[lif]``, each the
 fields of one dataclass of :mod:`neurorect.spec` (a population's ``transfer`` is an inline
-table ``{ kind = "leaky_relu", gain = ..., ... }``). Two layers:
+table ``{ kind = "leaky_relu", gain = ..., ... }``), and ``[feedforward]``, a layered network
+that expands into populations, connections and drives on loading
+(:class:`neurorect.spec_feedforward.FeedForward`; a saved model holds the expanded tables).
+Two layers:
 
 * tables: :func:`model_from_dict` builds and validates a Model from the nested dict of a
   file (errors name the file, the full key, the value and what is allowed);
@@ -24,11 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from neurorect._drive_units import check_drive_units
 from neurorect._paths import MODEL_KEYS, POPULATION_KEYS, table_errors, table_keys
 from neurorect._validate import check_keys
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.initial import InitialState
+from neurorect.io import write_text
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
+from neurorect.spec_feedforward import FeedForward
 
 __all__ = ["load_model", "loads_model", "dumps_model", "dump_model", "model_from_dict",
            "model_to_dict"]
@@ -40,8 +47,10 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
     Raises ModelError naming ``source`` (the file), the full key path, the value and what is
     allowed.
     """
+    layered = "feedforward" in data  # [feedforward] expands into populations (below)
     with table_errors("", source, data):
-        check_keys("", data, MODEL_KEYS, required=("populations",))
+        check_keys("", data, MODEL_KEYS + ("feedforward",),
+                   required=() if layered else ("populations",))
 
     def build(prefix: str, cls: type, table: Any, keys=None, required=(), **fixed):
         with table_errors(prefix, source, table):
@@ -62,11 +71,18 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
               for name, table in tables("drives").items()}
     connections = [build(f"connections.{name}", Connection, table, required=("pre", "post"),
                          name=name) for name, table in tables("connections").items()]
+    if layered:
+        layers = build("feedforward", FeedForward, data["feedforward"],
+                       required=("layers", "size", "weight_var", "tau"))
+        populations, connections, drives = layers.expand(populations, connections, drives,
+                                                         file=source)
     simulation = build("simulation", Simulation, data.get("simulation", {}))
     lif = build("lif", LIFNeuron, data["lif"]) if "lif" in data else None
-    return Model(populations=populations, drives=drives, connections=connections,
-                 simulation=simulation, name=str(data.get("name", "model")),
-                 description=str(data.get("description", "")), lif=lif, source=source)
+    model = Model(populations=populations, drives=drives, connections=connections,
+                  simulation=simulation, name=str(data.get("name", "model")),
+                  description=str(data.get("description", "")), lif=lif, source=source)
+    check_drive_units(data, source)  # every quantity's dimension is right: do they agree?
+    return model
 
 
 def model_to_dict(model: Model) -> dict[str, Any]:
@@ -76,7 +92,8 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         out["description"] = model.description
     out["simulation"] = {f.name: getattr(model.simulation, f.name) for f in fields(Simulation)}
     out["populations"] = {p.name: {"size": p.size, "tau": p.tau, "form": p.form,
-                                   "init": p.init, "transfer": p.transfer.to_dict()}
+                                   "init": _init_table(p.init),
+                                   "transfer": p.transfer.to_dict()}
                           for p in model.populations}
     if model.drives:
         out["drives"] = {name: drive.to_dict() for name, drive in model.drives.items()}
@@ -85,6 +102,13 @@ def model_to_dict(model: Model) -> dict[str, Any]:
     if model.lif is not None:
         out["lif"] = {f.name: getattr(model.lif, f.name) for f in fields(LIFNeuron)}
     return out
+
+
+def _init_table(init: Any) -> Any:
+    """A population's ``init`` as written to a file: a number, a list or a table."""
+    if isinstance(init, InitialState):
+        return init.to_dict()
+    return list(init) if isinstance(init, tuple) else init
 
 
 def _connection_table(connection: Connection) -> dict[str, Any]:
@@ -120,6 +144,9 @@ def load_model(path: str | Path) -> Model:
     ModelError
         Naming the file, the key, the value and what is allowed.
     """
+    if not isinstance(path, (str, Path)):
+        raise ModelError("must be the path of a model file", key="path",
+                         value=type(path).__name__, allowed="a str or pathlib.Path (.toml)")
     path = Path(path)
     try:
         text = path.read_text()
@@ -182,5 +209,9 @@ def dumps_model(model: Model) -> str:
 
 
 def dump_model(model: Model, path: str | Path) -> None:
-    """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model."""
-    Path(path).write_text(dumps_model(model))
+    """Write ``model`` to a TOML file that :func:`load_model` reads back to an equal model
+    (atomically, see :func:`neurorect.io.atomic_path`)."""
+    if not isinstance(model, Model):
+        raise ModelError("must be a model", key="model", value=type(model).__name__,
+                         allowed="a neurorect.Model")
+    write_text(path, dumps_model(model))

@@ -34,12 +34,24 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurorect._accuracy import integrator_order, step_error
+from neurorect._arguments import (
+    flag_argument,
+    frequencies_argument,
+    limit_argument,
+    model_argument,
+    quantity_argument,
+    seed_argument,
+    text_argument,
+    whole_argument,
+)
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice, check_integer, closest_hint
 from neurorect.errors import ModelError
 from neurorect.fourier import amplitude_phase_se, transfer_function, wrap_phase
 from neurorect.spec import Model
 from neurorect.theory import linear_response, sinusoid_response
+from neurorect.units import to_si
 
 __all__ = ["frequency_response", "METHODS"]
 
@@ -60,16 +72,6 @@ def _driven_population(model: Model, population: str | None) -> str:
         return names[0]
     raise ModelError("say which population the sinusoid drives", key="population",
                      value=None, allowed=", ".join(names))
-
-
-def _check_freqs(freqs) -> np.ndarray:
-    freqs = np.atleast_1d(np.asarray(freqs, dtype=float))
-    if freqs.ndim != 1 or freqs.size == 0 or np.any(~np.isfinite(freqs) | (freqs <= 0)):
-        bad = freqs[~np.isfinite(freqs) | (freqs <= 0)] if freqs.ndim == 1 else freqs
-        raise ModelError("frequencies must be a non-empty 1-D list of positive numbers",
-                         key="freqs", value=bad.tolist()[:4] if bad.size else freqs.tolist(),
-                         allowed="0 < freq < 1/(2 dt) Hz")
-    return freqs
 
 
 def _check_options(*, n_periods, n_segments, nperseg, noise_tau) -> None:
@@ -200,10 +202,32 @@ def _trial_se(coefficients: np.ndarray, mean: np.ndarray):
     return amplitude_phase_se(np.abs(mean), np.angle(mean), vxx, vyy, vxy)
 
 
-def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_periods,
-              duration, n_trials, seed, dtype):
+def _simulate_trials(model, freqs, I0, I1, population, n_harmonics, *, transient, duration,
+                     trials, base_seed, dtype, dt=None, max_work=None):
+    """One batched run over every frequency (times ``trials`` seeds): the trial r0 (P, F, T)
+    and coefficients (P, F, T, K) of the population means; ``dt`` overrides the model's."""
     from neurorect.driver import simulate
 
+    batch = {f"drives.{population}.freq": np.repeat(freqs, trials),
+             f"drives.{population}.I0": np.full(freqs.size * trials, I0),
+             f"drives.{population}.I1": np.full(freqs.size * trials, I1)}
+    if trials > 1:
+        batch["simulation.seed"] = np.tile(base_seed + np.arange(trials), freqs.size)
+    result = simulate(model, duration, dt=dt, transient=transient, seed=base_seed,
+                      record="none", n_harmonics=n_harmonics, batch=batch, dtype=dtype,
+                      max_work=max_work)
+    coefficient = (result["amplitude"] * np.exp(1j * result["phase"])).values  # (B, N, K)
+    coefficient = np.moveaxis(coefficient, 1, -1)  # (B, K, N)
+    per_pop = _population_mean(model, coefficient)  # (P, B, K)
+    r0 = _population_mean(model, result["r0"].values)  # (P, B)
+    n_pop = len(model.populations)
+    return (r0.reshape(n_pop, freqs.size, trials),
+            per_pop.reshape(n_pop, freqs.size, trials, n_harmonics))
+
+
+def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_periods,
+              duration, n_trials, seed, dtype, error_estimate=True, error_tol=1e-3,
+              max_work=None):
     transient, duration = _timing(model, freqs, transient, n_periods, duration)
     noisy = _has_noise(model)
     trials = int(n_trials if n_trials is not None else (8 if noisy else 1))
@@ -211,19 +235,9 @@ def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_per
         raise ModelError("n_trials must be >= 1", key="n_trials", value=n_trials,
                          allowed="an integer >= 1")
     base_seed = model.simulation.seed if seed is None else int(seed)
-    batch = {f"drives.{population}.freq": np.repeat(freqs, trials),
-             f"drives.{population}.I0": np.full(freqs.size * trials, I0),
-             f"drives.{population}.I1": np.full(freqs.size * trials, I1)}
-    if trials > 1:
-        batch["simulation.seed"] = np.tile(base_seed + np.arange(trials), freqs.size)
-    result = simulate(model, duration, transient=transient, seed=base_seed, record="none",
-                      n_harmonics=n_harmonics, batch=batch, dtype=dtype)
-    coefficient = (result["amplitude"] * np.exp(1j * result["phase"])).values  # (B, N, K)
-    coefficient = np.moveaxis(coefficient, 1, -1)  # (B, K, N)
-    per_pop = _population_mean(model, coefficient)  # (P, B, K)
-    r0 = _population_mean(model, result["r0"].values)  # (P, B)
-    per_pop = per_pop.reshape(len(model.populations), freqs.size, trials, n_harmonics)
-    r0 = r0.reshape(len(model.populations), freqs.size, trials)
+    run = {"transient": transient, "duration": duration, "trials": trials,
+           "base_seed": base_seed, "dtype": dtype, "max_work": max_work}
+    r0, per_pop = _simulate_trials(model, freqs, I0, I1, population, n_harmonics, **run)
     mean = per_pop.mean(axis=2)
     extra = {"duration": (np.full(mean.shape[:2], duration),
                           attrs("s", "simulated time per frequency"))}
@@ -235,11 +249,15 @@ def _simulate(model, freqs, I0, I1, population, n_harmonics, *, transient, n_per
                           attrs("Hz", "standard error of r0 over trials"))
         extra["gain_se"] = (amplitude_se[..., 0] / I1,
                             attrs("Hz per drive unit", "standard error of the gain"))
+    if error_estimate:
+        extra.update(step_error(model, freqs, r0, per_pop, I1, error_tol, lambda dt, some:
+                                _simulate_trials(model, some, I0, I1, population,
+                                                 n_harmonics, dt=dt, **run)))
     return r0.mean(axis=2), mean, extra
 
 
 def _noise_run(model: Model, freqs, I0, I1, population, *, transient, seed, n_trials,
-               nperseg, noise_tau, n_segments):
+               nperseg, noise_tau, n_segments, max_work=None):
     """Simulate the model with OU noise of std ``I1`` instead of the driven sinusoid.
 
     Returns the rates and the stimulus (both with a ``batch`` dim), the analysed time window
@@ -269,7 +287,7 @@ def _noise_run(model: Model, freqs, I0, I1, population, *, transient, seed, n_tr
     batch = {"simulation.seed": base_seed + np.arange(trials)} if trials > 1 else None
     duration = n_steps * dt
     run = simulate(noisy, duration, transient=0.0, seed=base_seed, record="rate",
-                   record_every=1, batch=batch)
+                   record_every=1, batch=batch, max_work=max_work)
     stimulus = noise_input(noisy, duration, seed=base_seed, batch=batch,
                            neurons=np.arange(lo, lo + 1 if coupled else hi)) + I0
     rates = run["rate"]
@@ -341,12 +359,14 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
                        duration: float | None = None, n_trials: int | None = None,
                        seed: int | None = None, dtype: str = "float64",
                        nperseg: int | None = None, noise_tau: float | None = None,
-                       n_segments: int = 32) -> xr.Dataset:
+                       n_segments: int = 32, error_estimate: bool = True,
+                       error_tol: float = 1e-3, max_work: float | None = None) -> xr.Dataset:
     """Frequency response of a model to ``I0 + I1 sin(2 pi f t)`` on one population.
 
     Parameters
     ----------
-    model : Model
+    model : Model or path
+        The model, or the path of a model file.
     freqs : array_like
         Drive frequencies, Hz (> 0, below the Nyquist frequency ``1/(2 dt)``).
     I0, I1 : float, optional
@@ -374,30 +394,50 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
         ``"broadband"``: Welch segment length (samples; default resolves the lowest
         frequency), OU correlation time of the stimulus (s; default dt, nearly white), and
         the number of half-overlapping segments simulated.
+    error_estimate : bool
+        ``"simulate"``: estimate each point's time-step error by Richardson extrapolation
+        from the same batch run again at 2 dt (half the steps: about half a run more), with
+        the integrator's order for this model (:func:`neurorect._accuracy.integrator_order`:
+        2 for uncoupled exponential Euler). Default True.
+    error_tol : float
+        ``"simulate"``: a NeurorectWarning names the frequencies where the estimated
+        relative error of the first harmonic ``|dz_1| / A_1`` exceeds this (default 1e-3).
+    max_work : float, optional
+        ``"simulate"``, ``"broadband"``: refuse runs over this many neuron-steps (default
+        1e11 or NEURORECT_MAX_WORK; ``math.inf`` lifts it).
 
     Returns
     -------
     xarray.Dataset
         Dims (population, freq, harmonic): ``r0``, ``amplitude``, ``phase``, ``gain``, and
-        method-specific standard errors (``*_se``), ``coherence``, ``stable``, ``duration``.
+        method-specific standard errors (``*_se``), ``coherence``, ``stable``, ``duration``;
+        ``"simulate"`` adds the time-step error estimates ``r0_dt_error``,
+        ``amplitude_dt_error``, ``phase_dt_error``, ``gain_dt_error`` (attrs
+        ``integrator_order``, ``error_tol``).
 
     Raises
     ------
     ModelError
         Unknown method, bad frequencies, or a method that does not apply to the model.
     """
+    model = model_argument(model)
     check_choice("method", method, METHODS)
     check_integer("n_harmonics", n_harmonics, low=1)
     _check_options(n_periods=n_periods, n_segments=n_segments, nperseg=nperseg,
                    noise_tau=noise_tau)
-    freqs = _check_freqs(freqs)
     nyquist = 0.5 / model.simulation.dt
-    if method in ("simulate", "broadband") and freqs.max() >= nyquist:
-        raise ModelError("frequency at or above the Nyquist frequency", key="freqs",
-                         value=float(freqs.max()), allowed=f"freq < 1/(2 dt) = {nyquist:g} Hz")
-    population = _driven_population(model, population)
-    I0 = model.drive_scalar(population, "I0") if I0 is None else float(I0)
-    I1 = model.drive_scalar(population, "I1") if I1 is None else float(I1)
+    freqs = frequencies_argument("freqs", freqs, nyquist=nyquist if method in (
+        "simulate", "broadband") else None)
+    check_choice("dtype", dtype, ("float64", "float32"))
+    seed = seed_argument("seed", seed)
+    n_trials = whole_argument("n_trials", n_trials)
+    flag_argument("error_estimate", error_estimate, optional=False)
+    error_tol = limit_argument("error_tol", error_tol, "relative error")
+    transient, duration = (_seconds(key, value) for key, value in
+                           (("transient", transient), ("duration", duration)))
+    population = _driven_population(model, text_argument("population", population))
+    I0 = model.drive_scalar(population, "I0") if I0 is None else _number("I0", I0)
+    I1 = model.drive_scalar(population, "I1") if I1 is None else _number("I1", I1)
     if not I1 > 0:
         raise ModelError("the drive amplitude must be positive", key="I1", value=I1,
                          allowed="I1 > 0 (drive units)")
@@ -409,10 +449,42 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
         r0, coefficient, extra = _simulate(model, freqs, I0, I1, population, n_harmonics,
                                            transient=transient, n_periods=n_periods,
                                            duration=duration, n_trials=n_trials, seed=seed,
-                                           dtype=dtype)
+                                           dtype=dtype, error_estimate=error_estimate,
+                                           error_tol=error_tol, max_work=max_work)
     else:
         r0, coefficient, extra = _broadband(model, freqs, I0, I1, population, n_harmonics,
                                             transient=transient, seed=seed, n_trials=n_trials,
                                             nperseg=nperseg, noise_tau=noise_tau,
-                                            n_segments=n_segments)
-    return _dataset(model, freqs, r0, coefficient, I0, I1, method, population, **extra)
+                                            n_segments=n_segments, max_work=max_work)
+    result = _dataset(model, freqs, r0, coefficient, I0, I1, method, population, **extra)
+    if method == "simulate" and error_estimate:
+        result.attrs.update(integrator_order=integrator_order(model), error_tol=error_tol)
+    return result
+
+
+def _number(key: str, value) -> float:
+    """A finite number (drive units); ModelError otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ModelError("must be a finite number", key=key, value=value,
+                         allowed="a finite number (drive units)")
+    return number
+
+
+def _seconds(key: str, value) -> float | None:
+    """None, or a time (number in s or a quantity string) as a float >= 0."""
+    if value is None:
+        return None
+    quantity_argument(key, value)
+    try:
+        seconds = float(to_si(value))
+    except ValueError as error:
+        raise ModelError(f"not a time ({error})", key=key, value=value,
+                         allowed="a number in s or a string such as '0.5 s'") from None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ModelError("must be a finite time >= 0", key=key, value=value,
+                         allowed="0 <= time < inf (s)")
+    return seconds

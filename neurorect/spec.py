@@ -3,8 +3,11 @@
 A model is written as a TOML file (see ``models/`` and :mod:`neurorect.modelfile`) with the
 tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]`` (one per driven population),
 ``[connections.NAME]`` and ``[lif]``; each table is one of the dataclasses here. Quantities
-may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) and are
-converted to SI on construction. Every parameter has a dotted path that mirrors the file, e.g.
+may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) or as Brian2
+quantities and are converted to SI on construction, their dimension checked against
+:data:`neurorect.units.FIELD_DIMENSIONS` (``tau = "10 kHz"`` is a ModelError naming the key,
+the value and the dimension expected; bare numbers are SI). Every parameter has a dotted path
+that mirrors the file, e.g.
 ``populations.E.transfer.alpha``, ``drives.E.freq``, ``connections.EI.weight``,
 ``simulation.dt``; :meth:`Model.with_values` sets parameters by path (through
 :mod:`neurorect._paths`) and :func:`neurorect.run_sweep` sweeps them.
@@ -56,8 +59,9 @@ from neurorect._validate import (
 )
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
+from neurorect.initial import InitialState, as_init, initial_values
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
-from neurorect.units import to_si
+from neurorect.units import field_dimension, to_si
 
 __all__ = [
     "Population", "Connection", "Simulation", "Model", "single_population", "LIFNeuron",
@@ -70,10 +74,17 @@ CONNECTION_KINDS = ("full", "dense", "sparse", "gaussian")
 RECORD_CHOICES = ("rate", "state", "none")
 
 
-def _si(key: str, value) -> Any:
+def _si(table: str, key: str, value, **context) -> Any:
+    """``value`` (a number, a unit string or a Brian2 quantity) in SI, its dimension checked
+    against field ``key`` of the class ``table`` in :data:`neurorect.units.FIELD_DIMENSIONS`
+    (ModelError naming the key, the value and the expected dimension)."""
+    if type(value) is float or type(value) is int:  # already SI: nothing to check
+        return float(value)
     try:
-        return to_si(value)
-    except ValueError as error:
+        return to_si(value, field_dimension(table, key, **context), key=key)
+    except ModelError:
+        raise
+    except (ValueError, TypeError) as error:
         raise ModelError(str(error), key=key, value=value,
                          allowed="a number or a quantity string such as '10 ms'") from None
 
@@ -94,8 +105,11 @@ class Population:
         "gain": ..., ...}``, unit strings allowed).
     form : {"rate", "voltage"}
         Which state equation (see module docstring).
-    init : float
+    init : float, sequence or InitialState
         Initial state: rate (Hz) in rate form, input ``v`` (drive units) in voltage form.
+        One number, one value per unit, or a seeded distribution (a table
+        ``{ kind = "normal", mean = ..., std = ..., seed = ... }``, see
+        :mod:`neurorect.initial`).
     """
 
     name: str
@@ -103,7 +117,7 @@ class Population:
     transfer: Transfer = field(default_factory=LeakyReLU)
     size: int = 1
     form: str = "rate"
-    init: float = 0.0
+    init: float | tuple[float, ...] | InitialState = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.transfer, Mapping):
@@ -111,15 +125,23 @@ class Population:
                 object.__setattr__(self, "transfer", transfer_from_dict(self.transfer))
             except ModelError as error:
                 raise error.in_context(prefix="transfer") from None
-        object.__setattr__(self, "tau", float(_si("tau", self.tau)))
+        object.__setattr__(self, "tau", float(_si("Population", "tau", self.tau)))
         check_positive("tau", self.tau, unit="s")
         check_integer("size", self.size, low=1)
         check_choice("form", self.form, FORMS)
-        object.__setattr__(self, "init", float(_si("init", self.init)))
+        init = self.init
+        if not isinstance(init, (dict, InitialState)):  # numbers, unit strings, lists
+            init = _si("Population", "init", init, form=self.form)
+        object.__setattr__(self, "init", as_init(init))
+        initial_values(self.init, self.size)  # per-unit lists must have ``size`` values
         if not isinstance(self.transfer, Transfer):
             raise ModelError("must be a transfer", key="transfer", value=self.transfer,
                              allowed="a neurorect transfer (LeakyReLU, Softplus, ...) or "
                                      "a table { kind = 'leaky_relu', gain = ..., ... }")
+
+    def initial_values(self) -> np.ndarray:
+        """The initial state of each unit (state units), from ``init``."""
+        return initial_values(self.init, self.size)
 
 
 @dataclass(frozen=True)
@@ -128,7 +150,9 @@ class Connection:
 
     See the module docstring for the kinds. ``weight`` is in drive units per Hz in rate
     form (it multiplies rates) and drive units per Hz in voltage form too (it multiplies
-    ``phi(v)``). ``delay`` (s, >= 0) is the transmission delay, a whole number of time
+    ``phi(v)``): ``0.1`` (SI: 1/Hz for dimensionless drive), ``"0.1 s"`` or ``"2 mV/Hz"``.
+    ``g`` (the spread of gaussian weights) is in the same units; ``probability`` is
+    dimensionless. ``delay`` (s, >= 0) is the transmission delay, a whole number of time
     steps; ``tau_syn`` (s, >= 0, 0 = none) the time constant of a first-order synaptic
     filter on the connection's input.
     """
@@ -148,10 +172,10 @@ class Connection:
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, CONNECTION_KINDS)
+        for name in ("weight", "probability", "g", "delay", "tau_syn"):
+            object.__setattr__(self, name, float(_si("Connection", name, getattr(self, name))))
         for name in ("delay", "tau_syn"):
-            object.__setattr__(self, name, float(_si(name, getattr(self, name))))
             check_nonnegative(name, getattr(self, name), unit="s")
-        object.__setattr__(self, "weight", float(_si("weight", self.weight)))
         if not math.isfinite(self.weight):
             raise ModelError("must be finite", key="weight", value=self.weight,
                              allowed="a finite number")
@@ -162,8 +186,13 @@ class Connection:
             raise ModelError("missing required key", key="matrix", value=None,
                              allowed="kind = 'dense' needs a matrix (list of lists or .npy path)")
         if isinstance(self.matrix, list):
-            object.__setattr__(self, "matrix", tuple(tuple(float(v) for v in row)
-                                                     for row in self.matrix))
+            try:
+                rows = tuple(tuple(float(v) for v in row) for row in self.matrix)
+            except (TypeError, ValueError):
+                raise ModelError("must be a list of lists of numbers", key="matrix",
+                                 value=self.matrix, allowed="N_post rows of N_pre numbers "
+                                 "(SI), or a .npy path") from None
+            object.__setattr__(self, "matrix", rows)
 
     def block(self, n_post: int, n_pre: int, base_dir: Path | None = None) -> np.ndarray:
         """The (n_post, n_pre) block of W this connection contributes."""
@@ -236,7 +265,7 @@ class Simulation:
 
     def __post_init__(self) -> None:
         for name in ("dt", "duration", "transient"):
-            object.__setattr__(self, name, float(_si(name, getattr(self, name))))
+            object.__setattr__(self, name, float(_si("Simulation", name, getattr(self, name))))
         check_positive("dt", self.dt, unit="s")
         check_range("duration", self.duration, low=self.dt, high=math.inf, high_open=True,
                     unit="s")
@@ -286,7 +315,7 @@ class LIFNeuron:
 
     def __post_init__(self) -> None:
         for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
-            object.__setattr__(self, name, float(_si(name, getattr(self, name))))
+            object.__setattr__(self, name, float(_si("LIFNeuron", name, getattr(self, name))))
         check_positive("tau_m", self.tau_m, unit="s")
         check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
                     unit="V")
@@ -342,6 +371,8 @@ class Model:
                                  allowed=", ".join(names), file=self.source)
             size = self.population(pop_name).size
             for key in ("I0", "I1", "freq", "phase"):
+                if not isinstance(getattr(drive, key), tuple):
+                    continue  # one number fits any size: no array of `size` values needed
                 try:
                     drive.per_neuron(key, size)
                 except ModelError as error:
@@ -522,6 +553,10 @@ class Model:
         layout; see :mod:`neurorect._paths`), and validated like a model file: errors name
         the file and the full key.
         """
+        if not isinstance(values, Mapping):
+            raise ModelError("must be a mapping of dotted paths to values", key="values",
+                             value=type(values).__name__, allowed="{'drives.E.I0': 0.5, ...}",
+                             file=self.source)
         return self.replace(**changed_fields(self, values))
 
     def get_value(self, path: str) -> Any:

@@ -38,7 +38,7 @@ from neurorect._validate import (
 )
 from neurorect.errors import ModelError
 from neurorect.kernels import layout as codes
-from neurorect.units import parse_quantity, to_si
+from neurorect.units import DimensionError, field_dimension, parse_quantity
 
 __all__ = [
     "Transfer", "LeakyReLU", "ReLU", "Softplus", "ELU", "GELU", "PowerLaw", "Sigmoid",
@@ -63,20 +63,33 @@ class Transfer:
     code: ClassVar[int] = -1
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            try:  # numbers, Brian2 quantities and unit strings ("10 Hz/mV") -> SI float
-                number = parse_quantity(value)
+        # numbers, Brian2 quantities and unit strings ("10 Hz/mV") -> SI floats, each of the
+        # dimension neurorect.units.FIELD_DIMENSIONS gives it; the scale of a power law
+        # depends on its exponent, so the other fields are converted first
+        names = [f.name for f in fields(self)]
+        for name in sorted(names, key=lambda n: n == "k"):
+            value = getattr(self, name)
+            if type(value) is float:  # already SI (the common case): nothing to convert
+                continue
+            dimension = field_dimension(type(self).__name__, name,
+                                        **self._dimension_context(name))
+            try:
+                number = parse_quantity(value, dimension, key=f"{self.kind}.{name}")
+            except DimensionError:
+                raise
             except (ValueError, TypeError):
-                raise ModelError("must be a number", key=f"{self.kind}.{field.name}",
-                                 value=value, allowed="a real number (SI), a Brian2 "
-                                                      "quantity or a string like '10 Hz/mV'"
+                raise ModelError("must be a number", key=f"{self.kind}.{name}", value=value,
+                                 allowed=f"a Brian2 quantity, or {dimension.describe()}"
                                  ) from None
-            object.__setattr__(self, field.name, number)
+            object.__setattr__(self, name, number)
         self._validate()
 
     def _validate(self) -> None:  # pragma: no cover - overridden
         pass
+
+    def _dimension_context(self, name: str) -> dict[str, Any]:
+        """What the dimension of field ``name`` depends on (see neurorect.units.expected)."""
+        return {}
 
     def __call__(self, x):
         """Rate (Hz) at input ``x`` (array-like, drive units)."""
@@ -358,6 +371,9 @@ class PowerLaw(Transfer):
     kind: ClassVar[str] = "power_law"
     code: ClassVar[int] = codes.POWER_LAW
 
+    def _dimension_context(self, name: str) -> dict[str, Any]:
+        return {"n": self.n} if name == "k" else {}
+
     def _validate(self) -> None:
         check_positive("power_law.k", self.k)
         check_finite("power_law.threshold", self.threshold)
@@ -496,15 +512,10 @@ def transfer_from_dict(data: dict[str, Any]) -> Transfer:
     """
     data = dict(data)
     kind = data.pop("kind", "leaky_relu")
-    for key, value in data.items():
-        try:
-            data[key] = to_si(value)
-        except ValueError as error:
-            raise ModelError(str(error), key=key, value=value,
-                             allowed="a number or a quantity string such as '10 ms'") from None
     if kind == "relu":
         kind = "leaky_relu"
-        if data.get("alpha", 0.0) != 0.0:
+        if "alpha" in data and parse_quantity(data["alpha"], "dimensionless",
+                                              key="alpha") != 0.0:
             raise ModelError("relu has no leak slope; use kind = 'leaky_relu'", key="alpha",
                              value=data["alpha"], allowed="0 for relu")
     if kind not in TRANSFER_KINDS:

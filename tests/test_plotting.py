@@ -88,7 +88,8 @@ def test_frequency_response_draws_the_driven_population_with_error_bars(axes):
     assert ax_gain.get_ylabel() == "gain (Hz per drive unit)"
     assert ax_phase.get_ylabel() == "phase (rad)"
     assert ax_phase.get_xlabel() == "drive frequency (Hz)"
-    assert [t.get_text() for t in ax_gain.get_legend().get_texts()] == ["exact", "simulate"]
+    assert [t.get_text() for t in ax_gain.get_legend().get_texts()] == [
+        "exact", "simulation (+- SE)"]
 
 
 def test_frequency_response_of_a_chosen_population_without_errors(axes):

@@ -65,8 +65,12 @@ def test_simulate_equals_exact_discrete_map(alpha):
 def test_all_frequencies_in_one_engine_call():
     model = leaky_unit()
     with mock.patch("neurorect.driver.simulate", wraps=simulate) as spy:
-        frequency_response(model, np.geomspace(1, 200, 31), method="simulate")
+        frequency_response(model, np.geomspace(1, 200, 31), method="simulate",
+                           error_estimate=False)
     assert spy.call_count == 1
+    with mock.patch("neurorect.driver.simulate", wraps=simulate) as spy:  # + the run at 2 dt
+        frequency_response(model, np.geomspace(1, 200, 31), method="simulate")
+    assert spy.call_count == 2
     assert spy.call_args.kwargs["batch"]["drives.E.freq"].size == 31
 
 

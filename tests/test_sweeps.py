@@ -142,7 +142,7 @@ def test_response_duration_rule(response_sweep):
 
 def test_uncoupled_points_share_one_kernel_call(single, monkeypatch):
     calls = count_calls(monkeypatch, simulate_module, "simulate")
-    ds = run_sweep(single, {ALPHA: "0:1:21", I0: "lin:-0.5:0.5:5"}, duration=0.3,
+    ds = run_sweep(single, {ALPHA: "0:1:21", I0: "lin:-0.5:0.5:5"}, duration=0.4,
                    progress=False)
     assert len(calls) == 1 == ds.attrs["n_chunks"]
     batch = calls[0][1]["batch"]
@@ -171,15 +171,15 @@ def test_unbatchable_paths_are_looped(single):
                      record="none")
     assert ds["mean_rate"].sel(dt=2e-4, alpha=0.5).item() == alone["mean_rate"].item()
     assert ds["dt"].attrs["units"] == "s"
-    methods = run_sweep(single, {"simulation.method": ["exp_euler", "rk4"]}, duration=0.3,
+    methods = run_sweep(single, {"simulation.method": ["exp_euler", "rk4"]}, duration=0.4,
                         progress=False)
     assert list(methods["method"].values) == ["exp_euler", "rk4"]
 
 
 def test_zip_mode(single):
     grid = {ALPHA: [0.0, 0.5, 1.0], I0: [-0.2, 0.1, 0.6]}
-    zipped = run_sweep(single, grid, mode="zip", duration=0.3, progress=False)
-    product = run_sweep(single, grid, duration=0.3, progress=False)
+    zipped = run_sweep(single, grid, mode="zip", duration=0.4, progress=False)
+    product = run_sweep(single, grid, duration=0.4, progress=False)
     assert zipped["mean_rate"].dims == ("alpha", "population")
     assert zipped["I0"].dims == ("alpha",)
     np.testing.assert_array_equal(zipped["I0"].values, grid[I0])
@@ -188,7 +188,7 @@ def test_zip_mode(single):
                 == product["mean_rate"].isel(alpha=k, I0=k).item())
     # zip_paths: a zipped group inside a product
     mixed = run_sweep(single, {**grid, "simulation.seed": [1, 2]}, zip_paths=[[ALPHA, I0]],
-                      duration=0.3, progress=False)
+                      duration=0.4, progress=False)
     assert mixed["mean_rate"].dims == ("alpha", "seed", "population")
 
 
@@ -398,5 +398,5 @@ def test_cli_sweep_resume_and_plot(tmp_path, capsys):
 
 
 def test_progress_can_be_silenced(single, capsys):
-    run_sweep(single, {ALPHA: [0.0, 1.0]}, duration=0.3, progress=False)
+    run_sweep(single, {ALPHA: [0.0, 1.0]}, duration=0.4, progress=False)
     assert capsys.readouterr().err == ""

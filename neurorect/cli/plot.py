@@ -1,50 +1,61 @@
-"""``neurorect plot``: figures of result files.
-
-A sweep result (``neurorect sweep ... --out sweep.nc``) is drawn as a heat map of a variable
-over two swept parameters (``--kind heatmap``, e.g. gain over alpha x freq) or as a family of
-Bode curves (``--kind bode``: gain and phase against the drive frequency, one curve per value
-of another parameter). Other swept dims are fixed with ``--sel DIM=VALUE`` (nearest value) or
-take their first value. A ``neurorect run --out run.nc`` result is drawn as rate traces, and
-a ``neurorect response`` or ``neurorect crossval`` result as a Bode figure.
-
-Examples::
-
-    neurorect plot sweep.nc --var gain --x freq --y alpha --sel I0=0.5 --out gain.png
-    neurorect plot sweep.nc --kind bode --family alpha --out bode.png
-"""
+"""``neurorect plot``: figures of the result files the other commands write."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from neurorect.cli.common import pyplot, save_figure
+from neurorect.cli.common import check_output, pyplot, save_figure
 
 __all__ = ["register"]
+
+_DESCRIPTION = """\
+Draw a result file written by neurorect:
+
+  run       rate traces (lines, or a neuron-by-time map for large populations)
+  response  a Bode figure (gain and phase against frequency)
+  crossval  the Bode overlay of rate model, Brian2 LIF and LIF theory
+  sweep     one swept parameter: the measure against it (a line; points with error bars
+            where the file has standard errors); two or more: a heat map of two of them
+            (--kind heatmap) or a family of Bode curves (--kind bode, one curve per value of
+            --family); the other swept parameters are fixed with --sel or take their
+            first value"""
+
+_EPILOG = """\
+examples:
+  neurorect plot run.nc
+  neurorect plot sweep.nc --var gain --x freq --y alpha --sel I0=0.5 --out gain.png
+  neurorect plot sweep.nc --kind bode --family alpha --out bode.png
+  neurorect plot rate.nc --var mean_rate --population E"""
 
 
 def register(subparsers) -> None:
     """Add the ``plot`` subcommand."""
     p = subparsers.add_parser(
-        "plot", help="figures of result files (sweep heat maps, Bode families, rates)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("result", help="netCDF result file (from neurorect sweep or run)")
-    p.add_argument("--kind", choices=("auto", "heatmap", "bode", "rates"), default="auto",
-                   help="auto: heat map for sweeps with two or more swept dims, Bode family "
-                        "for a frequency sweep with one, rate traces for run results")
+        "plot", help="figures of result files (rates, Bode figures, sweeps)",
+        description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("result", metavar="RESULT",
+                   help="netCDF file written by neurorect run, response, sweep or crossval")
+    p.add_argument("--kind", choices=("auto", "line", "heatmap", "bode", "rates"),
+                   default="auto",
+                   help="auto (default): what suits the file (see above); line: a measure "
+                        "against one swept parameter")
     p.add_argument("--var", help="variable to show (default: gain if present, else "
                                  "mean_rate)")
-    p.add_argument("--x", help="swept dim on the x axis of a heat map (default: freq)")
-    p.add_argument("--y", help="swept dim on the y axis of a heat map")
-    p.add_argument("--family", help="swept dim giving one Bode curve per value")
-    p.add_argument("--freq", default="freq", help="frequency dim of Bode curves")
+    p.add_argument("--x", help="swept parameter on the x axis (default: freq if swept)")
+    p.add_argument("--y", help="swept parameter on the y axis of a heat map")
+    p.add_argument("--family", help="swept parameter giving one curve per value")
+    p.add_argument("--freq", default="freq",
+                   help="the swept frequency of Bode curves (default: freq)")
     p.add_argument("--population", help="population to show (default: the first)")
     p.add_argument("--harmonic", type=int, default=1, help="harmonic to show (default 1)")
     p.add_argument("--sel", action="append", metavar="DIM=VALUE", default=[],
-                   help="fix another swept dim (nearest value); repeatable")
+                   help="fix another swept parameter at its value nearest VALUE; "
+                        "repeatable")
     p.add_argument("--log-color", action="store_true", help="logarithmic colour scale")
     p.add_argument("--title", help="figure title")
-    p.add_argument("--out", help="figure file (default: RESULT with suffix .png)")
+    p.add_argument("--out", help="figure file (default: RESULT with the suffix .png)")
     p.set_defaults(handler=_cmd_plot)
 
 
@@ -79,7 +90,11 @@ def _kind(args: argparse.Namespace, dataset, sel: dict) -> str:
         return "rates"
     dims = sweep_dims(dataset)
     free = [d for d in dims if d not in sel]
-    return "heatmap" if len(free) >= 2 or args.freq not in dims else "bode"
+    if len(free) >= 2 and not args.family:
+        return "heatmap"
+    if args.freq in free and "phase" in dataset:
+        return "bode"
+    return "line"
 
 
 def _is_response(dataset) -> bool:  # a `neurorect response` result
@@ -99,6 +114,7 @@ def _draw(plt, kind: str, dataset, args: argparse.Namespace, sel: dict, path: Pa
         plot_frequency_response,
         plot_rates,
         plot_sweep_heatmap,
+        plot_sweep_line,
     )
 
     if kind == "rates":
@@ -116,6 +132,10 @@ def _draw(plt, kind: str, dataset, args: argparse.Namespace, sel: dict, path: Pa
                          value=str(path),
                          allowed="--kind rates, or a neurorect sweep, response or "
                                  "crossval file")
+    elif kind == "line":
+        figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+        plot_sweep_line(ax, dataset, args.var, x=args.x, family=args.family,
+                        population=args.population, harmonic=args.harmonic, sel=sel)
     elif kind == "heatmap":
         variable = args.var or ("gain" if "gain" in dataset else "mean_rate")
         figure, ax = plt.subplots(figsize=(7, 5), layout="constrained")
@@ -131,16 +151,30 @@ def _draw(plt, kind: str, dataset, args: argparse.Namespace, sel: dict, path: Pa
     return figure
 
 
-def _cmd_plot(args: argparse.Namespace) -> int:
+def _load(path: Path):
+    """The result file, or ModelError naming it and saying what it is not."""
     from neurorect.errors import ModelError
     from neurorect.io import load
 
+    if not path.is_file():
+        raise ModelError("no such file" if not path.exists() else "not a file",
+                         key="RESULT", value=str(path),
+                         allowed="a netCDF file written by neurorect (e.g. run.nc)")
+    try:
+        return load(path)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot read it as netCDF ({' '.join(str(error).split())[:120]})",
+                         key="RESULT", value=str(path),
+                         allowed="a netCDF file written by neurorect run, response, sweep "
+                                 "or crossval (--out)") from None
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from neurorect.errors import ModelError
+
     path = Path(args.result)
-    if not path.exists():
-        raise ModelError("no such file", key="result", value=str(path),
-                         allowed="a netCDF file written by neurorect")
-    dataset = load(path)
-    out = Path(args.out) if args.out else path.with_suffix(".png")
+    out = check_output(args.out or str(path.with_suffix(".png")), "--out", "figure")
+    dataset = _load(path)
     sel = _parse_sel(args.sel)
     kind = _kind(args, dataset, sel)
     plt = pyplot()
@@ -149,7 +183,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as error:
         if isinstance(error, ModelError):
             raise
-        raise ModelError(str(error).strip("'\""), key="plot", value=kind,
+        plt.close("all")
+        raise ModelError(str(error).strip("'\""), key="--kind", value=kind,
                          allowed="dims and variables of the file") from None
     if args.title:
         figure.suptitle(args.title)

@@ -40,16 +40,22 @@ spike_transfer_function
     The same for a spike train, binned at the stimulus sampling step.
 complex_coefficient, to_amplitude_phase, from_amplitude_phase, wrap_phase
     Helpers for the sine-phase convention.
-harmonics_from_sums, amplitude_phase_se
-    Mean and harmonics from streaming sums; standard errors of amplitude and phase from the
-    covariance of the complex coefficient (delta method).
+harmonics_from_sums, leakage_bound, measurable_harmonics
+    Mean and harmonics from streaming sums over any window (least squares with the exact Gram
+    matrix of the sampled basis: exact for harmonics 1..K), and the bound on the leakage of
+    higher harmonics into them; which harmonics lie below the Nyquist frequency.
+amplitude_phase_se
+    Standard errors of amplitude and phase from the covariance of the complex coefficient
+    (delta method).
 
 Modules
 -------
 phase
     The convention itself: ``wrap_phase``, ``to_amplitude_phase``, ``from_amplitude_phase``,
-    ``complex_coefficient``, ``harmonics_from_sums`` (the rate engine's streaming sums) and
-    ``amplitude_phase_se`` (delta method).
+    ``complex_coefficient`` and ``amplitude_phase_se`` (delta method).
+sums
+    ``harmonics_from_sums`` (the rate engine's streaming sums, exact least squares over any
+    window) and ``leakage_bound``.
 sampling
     Sampled inputs (numpy or xarray) as uniformly sampled series in seconds.
 harmonics
@@ -64,7 +70,7 @@ Internal interface (names shared between the modules, not re-exported here):
 ``sampling.as_series`` (input -> DataArray with time last, and its step, s), used by
 harmonics and spectra; ``spikes.spike_conditions`` (spike times, condition of each spike,
 number of conditions and neurons per condition), used by spectra. Layers point one way:
-phase <- sampling <- harmonics, spikes <- spectra.
+phase <- sampling <- harmonics, spikes <- spectra; phase <- sums.
 """
 
 from neurorect.fourier.harmonics import harmonics
@@ -72,15 +78,15 @@ from neurorect.fourier.phase import (
     amplitude_phase_se,
     complex_coefficient,
     from_amplitude_phase,
-    harmonics_from_sums,
     to_amplitude_phase,
     wrap_phase,
 )
 from neurorect.fourier.spectra import spike_transfer_function, transfer_function
 from neurorect.fourier.spikes import spike_harmonics
+from neurorect.fourier.sums import harmonics_from_sums, leakage_bound, measurable_harmonics
 
 __all__ = [
     "harmonics", "spike_harmonics", "transfer_function", "spike_transfer_function",
     "complex_coefficient", "to_amplitude_phase", "from_amplitude_phase", "wrap_phase",
-    "harmonics_from_sums", "amplitude_phase_se",
+    "harmonics_from_sums", "leakage_bound", "measurable_harmonics", "amplitude_phase_se",
 ]

@@ -8,7 +8,9 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
+from neurorect.errors import ModelError
 from neurorect.fourier.phase import TWO_PI, to_amplitude_phase
 from neurorect.fourier.sampling import GRID_TOL, as_series
 
@@ -20,18 +22,18 @@ def _as_freq(freq, units: xr.DataArray) -> xr.DataArray:
     if isinstance(freq, xr.DataArray):
         f = freq.astype(float)
     else:
-        arr = np.asarray(freq, dtype=float)
+        arr = float_array("freq", freq, allowed="frequencies in Hz")
         if arr.ndim == 0:
             f = xr.DataArray(arr)
         else:
             try:
                 arr = np.broadcast_to(arr, units.shape)
             except ValueError:
-                raise ValueError(f"freq of shape {arr.shape} does not broadcast against the "
+                raise ModelError(f"freq of shape {arr.shape} does not broadcast against the "
                                  f"non-time dims {dict(units.sizes)}; pass a DataArray") from None
             f = xr.DataArray(arr, dims=units.dims)
     if not np.all(np.isfinite(f.values)) or np.any(f.values <= 0):
-        raise ValueError(f"freq must be finite and > 0 Hz, got {f.values!r}")
+        raise ModelError(f"freq must be finite and > 0 Hz, got {f.values!r}")
     return f
 
 
@@ -43,7 +45,7 @@ def _sample_window(t: np.ndarray, dt: float, f: float, t_start: float,
     samples_per_period = 1.0 / (f * dt)
     n_periods = int(np.floor(available / samples_per_period + GRID_TOL))
     if n_periods < min_periods:
-        raise ValueError(
+        raise ModelError(
             f"analysis window too short: {available * dt:g} s of samples from t_start = "
             f"{t_start:g} s holds {available / samples_per_period:.3g} periods of "
             f"{1.0 / f:g} s (f = {f:g} Hz), fewer than min_periods = {min_periods}")
@@ -134,7 +136,7 @@ def harmonics(rate: xr.DataArray | xr.Dataset | ArrayLike, *, freq: float | Arra
         ``n_harmonics * freq`` reaches the Nyquist frequency, or the inputs are inconsistent.
     """
     if n_harmonics < 1 or min_periods < 1:
-        raise ValueError(f"n_harmonics and min_periods must be >= 1, got {n_harmonics}, "
+        raise ModelError(f"n_harmonics and min_periods must be >= 1, got {n_harmonics}, "
                          f"{min_periods}")
     series, step = as_series(rate, dim=dim, dt=dt, time=time, t0=t0)
     t = np.asarray(series[dim].values, dtype=float)
@@ -142,16 +144,16 @@ def harmonics(rate: xr.DataArray | xr.Dataset | ArrayLike, *, freq: float | Arra
     units_da = series.isel({dim: 0}, drop=True)
     freq_da = _as_freq(freq, units_da)
     if dim in freq_da.dims:
-        raise ValueError(f"freq must not have the time dim {dim!r}")
+        raise ModelError(f"freq must not have the time dim {dim!r}")
     nyquist = 0.5 / step
     if n_harmonics * float(freq_da.max()) >= nyquist:
-        raise ValueError(f"harmonic {n_harmonics} of {float(freq_da.max()):g} Hz is at or above "
+        raise ModelError(f"harmonic {n_harmonics} of {float(freq_da.max()):g} Hz is at or above "
                          f"the Nyquist frequency {nyquist:g} Hz (dt = {step:g} s)")
 
     try:
         units_da, freq_da = xr.align(units_da, freq_da, join="exact")
     except ValueError as err:
-        raise ValueError(f"freq's coordinates do not match the rate's: {err}") from None
+        raise ModelError(f"freq's coordinates do not match the rate's: {err}") from None
     units_b, freq_b = xr.broadcast(units_da, freq_da)
     out_dims = units_b.dims
     values = series.broadcast_like(units_b).transpose(*out_dims, dim).values

@@ -2,7 +2,7 @@
 
 ``z_k = A_k exp(i phase_k)`` with phases in rad wrapped to ``(-pi, pi]`` (see
 :mod:`neurorect.fourier` for the contract). Everything else in the subpackage, and the rate
-engine's streaming statistics, goes through these helpers.
+engine's streaming statistics (:mod:`~neurorect.fourier.sums`), goes through these helpers.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
 
 __all__ = ["wrap_phase", "to_amplitude_phase", "from_amplitude_phase", "complex_coefficient",
-           "harmonics_from_sums", "amplitude_phase_se"]
+           "amplitude_phase_se"]
 
 TWO_PI = 2.0 * np.pi
 
 
 def wrap_phase(phase: ArrayLike) -> np.ndarray:
     """Wrap phases (rad) to the interval ``(-pi, pi]``."""
-    phase = np.asarray(phase, dtype=float)
+    phase = float_array("phase", phase, allowed="phases in rad")
     return np.pi - np.mod(np.pi - phase, TWO_PI)
 
 
@@ -71,31 +72,6 @@ def complex_coefficient(result: xr.Dataset) -> xr.DataArray:
     return z.rename("complex_coefficient")
 
 
-def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray):
-    """Mean, amplitudes and phases from streaming sums (the rate engine's statistics).
-
-    Parameters
-    ----------
-    acc : ndarray of complex, shape (..., K + 1)
-        ``acc[..., 0] = sum_n r_n`` and ``acc[..., k] = sum_n r_n exp(-i 2 pi k f t_n)`` over
-        ``counts`` samples of a window of whole periods.
-    counts : ndarray, shape (...)
-        Number of samples in each window.
-
-    Returns
-    -------
-    r0, amplitude, phase : ndarray
-        ``r0`` (units of r), ``A_k`` (units of r) and ``phase_k`` (rad, wrapped to
-        ``(-pi, pi]``), shapes (...) and (..., K), in the sine convention:
-        ``A_k exp(i phase_k) = i 2 acc[..., k] / counts``.
-    """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r0 = acc[..., 0].real / counts
-        coefficient = 1j * 2.0 * acc[..., 1:] / counts[..., None]  # A exp(i phase)
-    return r0, np.abs(coefficient), wrap_phase(np.angle(coefficient))
-
-
-
 def amplitude_phase_se(amplitude, phase, vxx, vyy, vxy):
     """Standard errors of ``|z|`` and ``arg z`` from the covariance of ``(Re z, Im z)``.
 
@@ -112,5 +88,3 @@ def amplitude_phase_se(amplitude, phase, vxx, vyy, vxy):
     with np.errstate(divide="ignore", invalid="ignore"):
         var_p = (s * s * vxx - 2 * s * c * vxy + c * c * vyy) / amplitude**2
     return np.sqrt(np.maximum(var_a, 0.0)), np.sqrt(np.maximum(var_p, 0.0))
-
-

@@ -12,6 +12,9 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from neurorect._arguments import float_array
+from neurorect.errors import ModelError
+
 __all__: list[str] = []  # internal to the subpackage: GRID_TOL, as_series
 
 #: Relative tolerance (in samples or periods) used when comparing times on a grid, so that
@@ -29,10 +32,10 @@ def _leading_dims(ndim: int) -> list[str]:
 def _uniform_step(t: np.ndarray, dim: Hashable) -> float:
     """The sampling step of a uniform time grid (s); raise if the grid is not uniform."""
     if t.size < 2:
-        raise ValueError(f"need at least 2 samples along {dim!r}, got {t.size}")
+        raise ModelError(f"need at least 2 samples along {dim!r}, got {t.size}")
     dt = (t[-1] - t[0]) / (t.size - 1)
     if not dt > 0 or np.max(np.abs(np.diff(t) - dt)) > GRID_TOL * dt:
-        raise ValueError(f"the {dim!r} coordinate must be increasing and uniformly sampled")
+        raise ModelError(f"the {dim!r} coordinate must be increasing and uniformly sampled")
     return float(dt)
 
 
@@ -41,11 +44,11 @@ def as_series(x, *, dim: Hashable, dt: float | None, time: ArrayLike | None,
     """Return ``(DataArray with dim last and a float time coordinate in s, dt in s)``."""
     if isinstance(x, xr.Dataset):
         if "rate" not in x:
-            raise ValueError("a Dataset input must hold a 'rate' variable; pass the DataArray")
+            raise ModelError("a Dataset input must hold a 'rate' variable; pass the DataArray")
         x = x["rate"]
     if isinstance(x, xr.DataArray):
         if dim not in x.dims:
-            raise ValueError(f"the DataArray has no {dim!r} dim (dims: {x.dims}); pass dim=")
+            raise ModelError(f"the DataArray has no {dim!r} dim (dims: {x.dims}); pass dim=")
         x = x.transpose(..., dim)
         if dim in x.coords:
             t = np.asarray(x[dim].values, dtype=float)
@@ -53,17 +56,17 @@ def as_series(x, *, dim: Hashable, dt: float | None, time: ArrayLike | None,
             t = _time_grid(x.sizes[dim], dt=dt, time=time, t0=t0)
             x = x.assign_coords({dim: t})
         else:
-            raise ValueError(f"the DataArray has no {dim!r} coordinate: pass dt= (and t0=)")
+            raise ModelError(f"the DataArray has no {dim!r} coordinate: pass dt= (and t0=)")
     else:
-        arr = np.asarray(x, dtype=float)
+        arr = float_array("rate", x, allowed="a numeric array (time on the last axis)")
         if arr.ndim == 0:
-            raise ValueError("the signal must have a time axis (its last axis)")
+            raise ModelError("the signal must have a time axis (its last axis)")
         t = _time_grid(arr.shape[-1], dt=dt, time=time, t0=t0)
         x = xr.DataArray(arr, dims=[*_leading_dims(arr.ndim - 1)[: arr.ndim - 1], dim],
                          coords={dim: t})
     step = _uniform_step(t, dim)
     if dt is not None and abs(step - dt) > GRID_TOL * dt:
-        raise ValueError(f"dt = {dt:g} s disagrees with the {dim!r} coordinate's step "
+        raise ModelError(f"dt = {dt:g} s disagrees with the {dim!r} coordinate's step "
                          f"{step:g} s")
     return x, step
 
@@ -72,11 +75,11 @@ def _time_grid(n: int, *, dt: float | None, time: ArrayLike | None, t0: float) -
     if time is not None:
         t = np.asarray(time, dtype=float).ravel()
         if t.size != n:
-            raise ValueError(f"time has {t.size} entries but the signal has {n} samples")
+            raise ModelError(f"time has {t.size} entries but the signal has {n} samples")
         return t
     if dt is None:
-        raise ValueError("a numpy signal needs dt= (s) or time= (the sample times, s)")
+        raise ModelError("a numpy signal needs dt= (s) or time= (the sample times, s)")
     if not dt > 0:
-        raise ValueError(f"dt must be > 0 s, got {dt!r}")
+        raise ModelError(f"dt must be > 0 s, got {dt!r}")
     return t0 + dt * np.arange(n)
 

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike
 from scipy import signal
 
 from neurorect._schema import attrs
+from neurorect.errors import ModelError
 from neurorect.fourier.phase import wrap_phase
 from neurorect.fourier.sampling import GRID_TOL, as_series
 from neurorect.fourier.spikes import spike_conditions
@@ -127,22 +128,22 @@ def transfer_function(stimulus: xr.DataArray | ArrayLike, response: xr.DataArray
     s, step_s = as_series(stimulus, dim=dim, dt=dt, time=None, t0=0.0)
     r, step_r = as_series(response, dim=dim, dt=dt, time=None, t0=0.0)
     if s.sizes[dim] != r.sizes[dim]:
-        raise ValueError(f"stimulus and response lengths differ: {s.sizes[dim]} and "
+        raise ModelError(f"stimulus and response lengths differ: {s.sizes[dim]} and "
                          f"{r.sizes[dim]} samples")
     if abs(step_s - step_r) > GRID_TOL * step_s:
-        raise ValueError(f"stimulus and response steps differ: {step_s:g} and {step_r:g} s")
+        raise ModelError(f"stimulus and response steps differ: {step_s:g} and {step_r:g} s")
     if both_timed and abs(float(s[dim][0] - r[dim][0])) > GRID_TOL * step_s:
-        raise ValueError(f"stimulus starts at {float(s[dim][0]):g} s but the response at "
+        raise ModelError(f"stimulus starts at {float(s[dim][0]):g} s but the response at "
                          f"{float(r[dim][0]):g} s")
     n = s.sizes[dim]
     nperseg = _default_nperseg(n) if nperseg is None else int(nperseg)
     noverlap = nperseg // 2 if noverlap is None else int(noverlap)
     if not 0 < nperseg <= n or not 0 <= noverlap < nperseg:
-        raise ValueError(f"need 0 < nperseg <= {n} and 0 <= noverlap < nperseg, got "
+        raise ModelError(f"need 0 < nperseg <= {n} and 0 <= noverlap < nperseg, got "
                          f"nperseg={nperseg}, noverlap={noverlap}")
     missing = [d for d in average_over if d not in r.dims]
     if missing:
-        raise ValueError(f"average_over dims {missing} are not response dims {r.dims}")
+        raise ModelError(f"average_over dims {missing} are not response dims {r.dims}")
     s_units = s.attrs.get("units", "1")
     r_units = r.attrs.get("units", "Hz")
     if detrend == "mean":

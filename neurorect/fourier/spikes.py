@@ -11,7 +11,9 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
+from neurorect.errors import ModelError
 from neurorect.fourier.phase import TWO_PI, amplitude_phase_se, to_amplitude_phase
 from neurorect.fourier.sampling import GRID_TOL
 
@@ -23,37 +25,37 @@ def _per_condition(name: str, value, n_cond: int) -> np.ndarray:
     try:
         return np.broadcast_to(arr, (n_cond,)).astype(float)
     except ValueError:
-        raise ValueError(f"{name} must be a scalar or have one entry per condition "
+        raise ModelError(f"{name} must be a scalar or have one entry per condition "
                          f"({n_cond}), got shape {arr.shape}") from None
 
 
 def spike_conditions(spike_times, spike_neuron, group, n_neurons):
     """Flattened spike times (s), condition of each spike, number of conditions, N per cond."""
-    t = np.asarray(spike_times, dtype=float).ravel()
+    t = float_array("spike_times", spike_times, allowed="spike times in s").ravel()
     neuron = None
     if spike_neuron is not None:
         neuron = np.asarray(spike_neuron).ravel()
         if neuron.shape != t.shape:
-            raise ValueError(f"spike_neuron has {neuron.size} entries, spike_times {t.size}")
+            raise ModelError(f"spike_neuron has {neuron.size} entries, spike_times {t.size}")
         if not np.issubdtype(neuron.dtype, np.integer):
-            raise ValueError("spike_neuron must hold integer neuron indices")
+            raise ModelError("spike_neuron must hold integer neuron indices")
     if group is None:
         if n_neurons is None:
-            raise ValueError("n_neurons (the population size) is required")
+            raise ModelError("n_neurons (the population size) is required")
         n_cond = 1
         cond = np.zeros(t.size, dtype=np.intp)
         if neuron is not None and neuron.size and (neuron.min() < 0
                                                    or neuron.max() >= np.max(n_neurons)):
-            raise ValueError(f"spike_neuron must lie in [0, {n_neurons}), got "
+            raise ModelError(f"spike_neuron must lie in [0, {n_neurons}), got "
                              f"[{neuron.min()}, {neuron.max()}]")
     else:
         group = np.asarray(group).ravel()
         if not np.issubdtype(group.dtype, np.integer) or group.size == 0 or group.min() < 0:
-            raise ValueError("group must be a non-empty array of integer condition indices >= 0")
+            raise ModelError("group must be a non-empty array of integer condition indices >= 0")
         if neuron is None:
-            raise ValueError("group needs spike_neuron (the neuron index of each spike)")
+            raise ModelError("group needs spike_neuron (the neuron index of each spike)")
         if neuron.size and (neuron.min() < 0 or neuron.max() >= group.size):
-            raise ValueError(f"spike_neuron must index group (length {group.size}), got "
+            raise ModelError(f"spike_neuron must index group (length {group.size}), got "
                              f"[{neuron.min()}, {neuron.max()}]")
         n_cond = int(group.max()) + 1
         cond = group[neuron].astype(np.intp)
@@ -61,11 +63,11 @@ def spike_conditions(spike_times, spike_neuron, group, n_neurons):
         if n_neurons is None:
             n_neurons = counts
         elif not np.array_equal(np.broadcast_to(n_neurons, (n_cond,)), counts):
-            raise ValueError(f"n_neurons {n_neurons!r} disagrees with the neurons per condition "
+            raise ModelError(f"n_neurons {n_neurons!r} disagrees with the neurons per condition "
                              f"in group {counts!r}")
     n = _per_condition("n_neurons", n_neurons, n_cond)
     if np.any(n <= 0):
-        raise ValueError(f"every condition needs n_neurons > 0, got {n!r}")
+        raise ModelError(f"every condition needs n_neurons > 0, got {n!r}")
     return t, cond, n_cond, n
 
 
@@ -76,7 +78,7 @@ def _whole_periods(f, start, stop, n_blocks: int | None) -> np.ndarray:
     short = np.flatnonzero(n_periods < need)
     if short.size:
         c = short[0]
-        raise ValueError(
+        raise ModelError(
             f"window [{start[c]:g}, {stop[c]:g}) s holds {n_periods[c]} whole periods of "
             f"{1 / f[c]:g} s (f = {f[c]:g} Hz); need at least {need}"
             + ("" if n_blocks is None else " (n_blocks; pass n_blocks=None to skip blocks)"))
@@ -233,15 +235,15 @@ def spike_harmonics(spike_times: ArrayLike, spike_neuron: ArrayLike | None = Non
         If a window holds no whole period (or fewer than ``n_blocks``), or inputs disagree.
     """
     if n_harmonics < 1:
-        raise ValueError(f"n_harmonics must be >= 1, got {n_harmonics}")
+        raise ModelError(f"n_harmonics must be >= 1, got {n_harmonics}")
     if n_blocks is not None and n_blocks < 2:
-        raise ValueError(f"n_blocks must be >= 2 (or None), got {n_blocks}")
+        raise ModelError(f"n_blocks must be >= 2 (or None), got {n_blocks}")
     t, cond, n_cond, n_neur = spike_conditions(spike_times, spike_neuron, group, n_neurons)
     f = _per_condition("freq", freq, n_cond)
     start = _per_condition("t_start", t_start, n_cond)
     stop_req = _per_condition("t_stop", t_stop, n_cond)
     if not np.all(np.isfinite(f)) or np.any(f <= 0):
-        raise ValueError(f"freq must be finite and > 0 Hz, got {freq!r}")
+        raise ModelError(f"freq must be finite and > 0 Hz, got {freq!r}")
     n_periods = _whole_periods(f, start, stop_req, n_blocks)
     duration = n_periods / f
     stop = start + duration

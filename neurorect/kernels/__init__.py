@@ -40,7 +40,7 @@ a few packed arrays (``Setup``, read-only):
 
 * ``kinds (U, 2)`` int64: transfer code, form (0 rate, 1 voltage);
 * ``params (U, N_PARAMS)`` float64: columns TAU, I0, SIN_AMP, SIN_FREQ, SIN_PHASE, OU_SIGMA,
-  OU_TAU, WHITE_SIGMA, STAT_FREQ;
+  OU_TAU, WHITE_SIGMA, STAT_FREQ, STAT_PHASE;
 * ``tparams (U, 6)``: transfer parameters (``Transfer.kernel_params``);
 * ``pulses (U, P, 5)``: start, stop, period, width, amplitude (a step has an infinite period);
 * ``windows (U, 2)`` int64: first and stop global step of the streaming statistics;
@@ -48,10 +48,40 @@ a few packed arrays (``Setup``, read-only):
   so a batch element draws the same noise as its individual run).
 
 The evolving arrays (``Evolving``: ``state (U,)`` or ``(B, N)``, ``ou (U,)``, ``acc (U, K + 1)``
-complex, the running sum of the rate and of its projections ``r exp(-i 2 pi k f t)``, and
-``fail (U,)``) are carried between chunks; ``Recording`` says what is recorded where, and
-``Coupling`` holds W as channels (dense blocks, or CSR) and ``History`` what a network carries
-between steps besides the state (past rates, last products, synaptic filter states).
+complex, the running sum of the rate and of its projections ``r exp(-i k (2 pi f t +
+theta))`` with ``theta = params[u, STAT_PHASE]``, the failure record ``fail``, ``fail_what``,
+``fail_value`` and the unit statistics ``moments``) are carried between chunks; ``Recording``
+says what is recorded where, ``Coupling`` holds W as channels (dense blocks, or CSR) and
+``History`` what a network carries between steps besides the state (past rates, last
+products, synaptic filter states).
+
+Failures and unit statistics (the contract every kernel implements)
+-------------------------------------------------------------------
+``Setup.max_rate`` (Hz, finite: the driver passes ``min(max_rate, float max)``): at every
+step n, before recording or accumulating, a kernel evaluates the rate r_n of each unit and
+stops at the first ``step.rate_fails(r_n, max_rate)`` (``not |r_n| <= max_rate``: NaN and inf
+always fail) with ``step.note_failure(evolving, u, n, FAIL_RATE, r_n)``; after the update, a
+non-finite state gives ``note_failure(evolving, u, n + 1, FAIL_STATE, x)``. ``fail`` is -1 for
+a unit that did not fail; ``fail_value`` starts NaN and ``fail_what`` FAIL_STATE, so a kernel
+that only sets ``fail`` reports a non-finite state. A kernel may detect a failure late (at
+the chunk's end): the driver then reruns the chunk on the uncoupled per-unit path to pin the
+step, so a kernel that detects late must say so and have such a path.
+
+``Evolving.moments`` is (U, N_MOMENTS) when the caller asked for unit statistics, else
+(U, 0) (test ``moments.shape[1] > 0``). For every step n inside unit u's window
+(``windows[u, 0] <= n < windows[u, 1]``), after the rate r_n is known, the kernel calls
+``step.add_moments(moments, u, r_n, below)``, ``below`` meaning that the step's input is
+below the transfer's threshold ``tparams[u, 1]``: in rate form the total input handed to
+phi for the update of step n (recurrent input + drive + OU noise; under exponential Euler
+the drive at the middle of the step, under Euler and RK4 at t_n); in voltage form
+``v_n < threshold``. The columns (M_BELOW, M_ZERO, M_SHIFT, M_SUM, M_SQUARES) are counts and
+shifted sums; the driver turns them into fractions and a variance. Until the network kernel
+streams them, ``simulate`` refuses ``unit_stats=True`` for coupled models (driver.py).
+
+Fast paths may contract arithmetic (``layout.FASTMATH``, FMA only) and so differ from the
+per-unit path in the last bits (agreement to 1e-12 relative is tested); which path a unit
+takes depends only on that unit's own parameters, so a model and seed give the same bits on
+any thread count, chunking and batch slot.
 
 Time is global: step ``n`` is at ``t = n dt`` whatever the chunking. Sinusoids and Fourier
 projections advance by a rotating phasor (one complex multiply per step), re-synchronised

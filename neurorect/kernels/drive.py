@@ -1,10 +1,11 @@
 """The deterministic drive inside the kernels: pulses, and the rotating phasors.
 
 Sinusoids and Fourier projections advance by a rotating phasor (one complex multiply per
-step): ``z_n = exp(i (2 pi f t_n + phase))`` of the drive, ``zs_n = exp(-i 2 pi f_stat t_n)``
-of the statistics. Both are recomputed exactly at every multiple of ``RESYNC`` global steps,
-and :func:`synced_phasors` rebuilds them at a chunk start exactly as a run from step 0 has
-them, so a chunked run equals a single run bit for bit.
+step): ``z_n = exp(i (2 pi f t_n + phase))`` of the drive, ``zs_n = exp(-i (2 pi f_stat t_n +
+theta))`` of the statistics (``theta = STAT_PHASE``, undone by the driver). Both are
+recomputed exactly at every multiple of ``RESYNC`` global steps, and :func:`synced_phasors`
+rebuilds them at a chunk start exactly as a run from step 0 has them, so a chunked run
+equals a single run bit for bit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from neurorect.kernels.layout import (
     SIN_FREQ,
     SIN_PHASE,
     STAT_FREQ,
+    STAT_PHASE,
 )
 
 __all__ = ["pulses_at", "drive_phasor", "stat_phasor", "phasor_rotations", "synced_phasors"]
@@ -52,8 +54,8 @@ def drive_phasor(params, u, n, dt):
 
 @njit(cache=True, inline="always")
 def stat_phasor(params, u, n, dt):
-    """exp(-i 2 pi f_stat t_n)."""
-    angle = _TWO_PI * params[u, STAT_FREQ] * (n * dt)
+    """exp(-i (2 pi f_stat t_n + theta)), theta the unit's STAT_PHASE."""
+    angle = _TWO_PI * params[u, STAT_FREQ] * (n * dt) + params[u, STAT_PHASE]
     return complex(math.cos(angle), -math.sin(angle))
 
 

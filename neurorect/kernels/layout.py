@@ -15,17 +15,21 @@ import numpy as np
 
 __all__ = [
     "TAU", "I0", "SIN_AMP", "SIN_FREQ", "SIN_PHASE", "OU_SIGMA", "OU_TAU", "WHITE_SIGMA",
-    "STAT_FREQ", "N_PARAMS", "P_START", "P_STOP", "P_PERIOD", "P_WIDTH", "P_AMP", "N_PULSE",
+    "STAT_FREQ", "STAT_PHASE", "N_PARAMS", "P_START", "P_STOP", "P_PERIOD", "P_WIDTH", "P_AMP",
+    "N_PULSE",
     "EXP_EULER", "EULER", "RK4", "METHOD_CODES", "RATE_FORM", "VOLTAGE_FORM", "RECORD_RATE",
     "RECORD_STATE", "LEAKY_RELU", "SOFTPLUS", "ELU", "GELU", "POWER_LAW", "SIGMOID", "LIF",
-    "RESYNC", "GEMM_FROM", "Setup", "Evolving", "Recording", "Coupling",
+    "RESYNC", "GEMM_FROM", "FAIL_STATE", "FAIL_RATE", "M_BELOW", "M_ZERO", "M_SHIFT", "M_SUM",
+    "M_SQUARES", "N_MOMENTS", "FASTMATH", "Setup", "Evolving", "Recording", "Coupling",
     "EXP_AB2", "CH_DELAY", "CH_ROW0", "CH_ROWS", "CH_COL0", "CH_COLS", "CH_W0", "CH_PTR0",
     "CH_FILTERED", "CH_IDENTITY", "N_CHANNEL", "History",
 ]
 
-# columns of ``params``
-TAU, I0, SIN_AMP, SIN_FREQ, SIN_PHASE, OU_SIGMA, OU_TAU, WHITE_SIGMA, STAT_FREQ = range(9)
-N_PARAMS = 9
+# columns of ``params``; the statistics phasor of unit u at step n is
+# exp(-i (2 pi STAT_FREQ n dt + STAT_PHASE)) (the driver undoes STAT_PHASE in the result)
+(TAU, I0, SIN_AMP, SIN_FREQ, SIN_PHASE, OU_SIGMA, OU_TAU, WHITE_SIGMA, STAT_FREQ,
+ STAT_PHASE) = range(10)
+N_PARAMS = 10
 # columns of ``pulses``
 P_START, P_STOP, P_PERIOD, P_WIDTH, P_AMP = range(5)
 N_PULSE = 5
@@ -40,6 +44,24 @@ RATE_FORM, VOLTAGE_FORM = 0, 1
 RECORD_RATE, RECORD_STATE = 0, 1
 # column 0 of ``kinds``: the transfer, equal to ``Transfer.code`` of neurorect.transfer
 LEAKY_RELU, SOFTPLUS, ELU, GELU, POWER_LAW, SIGMOID, LIF = range(7)
+
+# ``Evolving.fail_what``: which quantity failed at step ``fail``
+FAIL_STATE = 0  #: the state (r or v) became non-finite after the update of step fail - 1
+FAIL_RATE = 1  #: the rate at step fail is non-finite or |rate| > Setup.max_rate
+# columns of ``Evolving.moments`` (unit statistics; (U, 0) when not requested), summed over
+# the steps n of unit u's statistics window
+M_BELOW = 0  #: steps whose input is below the transfer's threshold (rate form: the total
+#: input to phi; voltage form: v); a count, exact in float64 up to 2**53
+M_ZERO = 1  #: steps with rate == 0 exactly
+M_SHIFT = 2  #: the shift K: the rate at the window's first step (NaN until then)
+M_SUM = 3  #: sum of (rate - K)
+M_SQUARES = 4  #: sum of (rate - K)**2
+N_MOMENTS = 5
+
+#: Numba fastmath flags of the fast kernels, the only ones used anywhere: FMA contraction
+#: only. No "nnan"/"ninf" (NaN and inf must survive: non-finite detection relies on them),
+#: no "reassoc" (each unit's sums keep their order: same bits on any thread count).
+FASTMATH = {"contract"}
 
 #: Global steps between exact recomputations of the rotating phasors.
 RESYNC = 1024
@@ -60,6 +82,7 @@ class Setup(NamedTuple):
     pulses: np.ndarray  #: (U, P, N_PULSE) float64
     windows: np.ndarray  #: (U, 2) int64: first and stop global step of the statistics
     keys: np.ndarray  #: (U,) uint64: noise stream of each unit
+    max_rate: float  #: Hz: a rate fails when not |rate| <= max_rate (finite: NaN, inf fail)
 
 
 class Evolving(NamedTuple):
@@ -68,7 +91,10 @@ class Evolving(NamedTuple):
     state: np.ndarray  #: (U,) uncoupled or (B, N) network: r (rate form) or v (voltage)
     ou: np.ndarray  #: (U,) OU input noise eta, drive units
     acc: np.ndarray  #: (U, K + 1) complex: running sums of r and r exp(-i 2 pi k f t)
-    fail: np.ndarray  #: (U,) int64: global step of the first non-finite value, else -1
+    fail: np.ndarray  #: (U,) int64: global step of the first failure (FAIL_*), else -1
+    fail_what: np.ndarray  #: (U,) int64: FAIL_STATE or FAIL_RATE, valid where fail >= 0
+    fail_value: np.ndarray  #: (U,) float64: the failing value (NaN if the kernel left it)
+    moments: np.ndarray  #: (U, N_MOMENTS) float64 unit statistics, or (U, 0): not wanted
 
 
 class Recording(NamedTuple):

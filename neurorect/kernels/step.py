@@ -3,7 +3,9 @@
 :func:`decay_factors` are the per-unit constants of a step (exponential-Euler decay, exact OU
 and white-noise increments), :func:`rate_of` the rate of a state and :func:`rhs` the
 right-hand side ``d state / dt`` (for Euler and RK4). Written once here, so that every path
-performs the same floating-point operations and gives the same bits.
+performs the same floating-point operations. :func:`rate_fails`, :func:`note_failure` and
+:func:`add_moments` are the runaway criterion, the failure record and the unit statistics
+every kernel applies (see :mod:`neurorect.kernels`, "Failures and unit statistics").
 """
 
 from __future__ import annotations
@@ -12,10 +14,22 @@ import math
 
 from numba import njit
 
-from neurorect.kernels.layout import EXP_EULER, OU_SIGMA, OU_TAU, TAU, VOLTAGE_FORM, WHITE_SIGMA
+from neurorect.kernels.layout import (
+    EXP_EULER,
+    M_BELOW,
+    M_SHIFT,
+    M_SQUARES,
+    M_SUM,
+    M_ZERO,
+    OU_SIGMA,
+    OU_TAU,
+    TAU,
+    VOLTAGE_FORM,
+    WHITE_SIGMA,
+)
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["decay_factors", "rate_of", "rhs"]
+__all__ = ["decay_factors", "rate_of", "rhs", "rate_fails", "note_failure", "add_moments"]
 
 
 @njit(cache=True, inline="always")
@@ -55,3 +69,36 @@ def rhs(code, p, form, tau, state, total_input):
     if form == VOLTAGE_FORM:
         return (-state + total_input) / tau
     return (-state + transfer_value(code, p, total_input)) / tau
+
+
+@njit(cache=True, inline="always")
+def rate_fails(rate, max_rate):
+    """Whether a rate breaks the runaway criterion: non-finite, or ``|rate| > max_rate``."""
+    return not (abs(rate) <= max_rate)
+
+
+@njit(cache=True, inline="always")
+def note_failure(evolving, u, step, what, value):
+    """Record unit u's failure: global ``step``, ``what`` (FAIL_STATE or FAIL_RATE), value."""
+    evolving.fail[u] = step
+    evolving.fail_what[u] = what
+    evolving.fail_value[u] = value
+
+
+@njit(cache=True, inline="always")
+def add_moments(moments, u, rate, below):
+    """Add one in-window step to unit u's statistics (``moments.shape[1] > 0`` only).
+
+    ``below``: the step's input is below the transfer's threshold. Shifted sums: the shift K
+    is the first in-window rate, so ``sum (r - K)^2 - (sum (r - K))^2 / n`` loses no digits
+    to cancellation when the mean is large against the spread.
+    """
+    shift = moments[u, M_SHIFT]
+    if shift != shift:  # NaN: the window's first step
+        shift = rate
+        moments[u, M_SHIFT] = rate
+    deviation = rate - shift
+    moments[u, M_BELOW] += 1.0 if below else 0.0
+    moments[u, M_ZERO] += 1.0 if rate == 0.0 else 0.0
+    moments[u, M_SUM] += deviation
+    moments[u, M_SQUARES] += deviation * deviation

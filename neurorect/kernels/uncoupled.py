@@ -24,6 +24,8 @@ from neurorect.kernels.drive import (
 from neurorect.kernels.layout import (
     EULER,
     EXP_EULER,
+    FAIL_RATE,
+    FAIL_STATE,
     I0,
     LEAKY_RELU,
     OU_SIGMA,
@@ -36,7 +38,14 @@ from neurorect.kernels.layout import (
     WHITE_SIGMA,
 )
 from neurorect.kernels.random import normal_at
-from neurorect.kernels.step import decay_factors, rate_of, rhs
+from neurorect.kernels.step import (
+    add_moments,
+    decay_factors,
+    note_failure,
+    rate_fails,
+    rate_of,
+    rhs,
+)
 from neurorect.kernels.transfer import transfer_value
 
 __all__ = ["run_uncoupled"]
@@ -59,7 +68,9 @@ def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False
     for block in prange(n_blocks):
         first = block * BLOCK
         size = min(BLOCK, n_units - first)
-        if not general_only and _block_is_simple(setup, first, size):
+        simple = evolving.moments.shape[1] == 0 and _block_is_simple(setup, evolving, first,
+                                                                      size)
+        if not general_only and simple:
             _lrelu_block(first, size, step0, n_steps, setup, evolving, recording)
         else:
             for u in range(first, first + size):
@@ -67,8 +78,31 @@ def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False
 
 
 @njit(cache=True)
-def _block_is_simple(setup, first, size):
-    """Whether the block's units can take the vectorised leaky-ReLU path."""
+def _rate_bound(setup, u, state):
+    """Bound on |rate| of a noise-free, pulse-free leaky-ReLU unit under exponential Euler.
+
+    The drive stays in ``[I0 - |I1|, I0 + |I1|]`` and each update is a convex combination
+    (``a + (1 - a) = 1``), so the state stays in the hull of its start and of the drive
+    range (voltage form) or of phi over it (rate form); phi is piecewise linear and clipped,
+    so |rate| peaks at the ends or at the kink. A margin of 1e-6 covers rounding.
+    """
+    params, p = setup.params, setup.tparams[u]
+    low = params[u, I0] - abs(params[u, SIN_AMP])
+    high = params[u, I0] + abs(params[u, SIN_AMP])
+    if setup.kinds[u, 1] == VOLTAGE_FORM:
+        low, high = min(low, state), max(high, state)
+    bound = max(abs(transfer_value(LEAKY_RELU, p, low)), abs(transfer_value(LEAKY_RELU, p, high)))
+    if low < p[1] < high:
+        bound = max(bound, abs(transfer_value(LEAKY_RELU, p, p[1])))
+    if setup.kinds[u, 1] != VOLTAGE_FORM:
+        bound = max(bound, abs(state))
+    return bound * (1.0 + 1e-6)
+
+
+@njit(cache=True)
+def _block_is_simple(setup, evolving, first, size):
+    """Whether the block's units can take the vectorised leaky-ReLU path: noise-free,
+    pulse-free leaky-ReLU units that cannot break the runaway criterion."""
     if setup.method != EXP_EULER:
         return False
     kinds, params, pulses = setup.kinds, setup.params, setup.pulses
@@ -81,6 +115,8 @@ def _block_is_simple(setup, first, size):
         for j in range(pulses.shape[1]):
             if not math.isinf(pulses[u, j, P_START]):
                 return False
+        if not _rate_bound(setup, u, evolving.state[u]) <= setup.max_rate:
+            return False
     return True
 
 
@@ -150,12 +186,14 @@ def _load_block(first, size, step0, setup, evolving):
 
 
 @njit(cache=True, inline="always")
-def _store_block(first, size, step_end, S, sums, evolving):
-    """Write the block's state and sums back; flag non-finite units at ``step_end``."""
+def _store_block(first, size, step_end, S, sums, evolving, max_rate):
+    """Write the block's state and sums back; flag non-finite units, and units whose state
+    breaks the runaway criterion, at ``step_end`` (the driver reruns the chunk to pin it)."""
     acc = evolving.acc
     for j in range(size):
         u = first + j
-        if not (math.isfinite(S[S_X, j]) and math.isfinite(S[S_SUM0, j])):
+        if not (math.isfinite(S[S_X, j]) and math.isfinite(S[S_SUM0, j])) or rate_fails(
+                S[S_X, j], max_rate):
             evolving.fail[u] = step_end  # impossible for finite parameters; flagged at the
             # chunk's end rather than tested every step
         evolving.state[u] = S[S_X, j]
@@ -262,7 +300,7 @@ def _lrelu_block(first, size, step0, n_steps, setup, evolving, recording):
             si = S[S_SI, j]
             S[S_SR, j] = sr * P[B_SROT_R, j] - si * P[B_SROT_I, j]
             S[S_SI, j] = sr * P[B_SROT_I, j] + si * P[B_SROT_R, j]
-    _store_block(first, size, step0 + n_steps, S, sums, evolving)
+    _store_block(first, size, step0 + n_steps, S, sums, evolving, setup.max_rate)
 
 
 # ------------------------------------------------------------------------------ per unit
@@ -272,13 +310,13 @@ def _advance_unit(u, step0, n_steps, setup, evolving, recording):
 
     Everything a step touches is a scalar local (the mean and the fundamental's running
     sums included; higher harmonics in a small local array), so the loop carries no memory
-    dependency. On a non-finite rate or state, ``evolving.fail[u]`` gets the global step and
-    the unit stops.
+    dependency. At a rate breaking the runaway criterion (``rate_fails``) or a non-finite
+    state, the failure is noted (``note_failure``: step, quantity, value) and the unit stops.
     """
     # One function for the whole time loop, so that its state stays in registers; the
     # methods' branches are loop-invariant and cost nothing per step.
     dt, method, params, pulses = setup.dt, setup.method, setup.params, setup.pulses
-    acc, fail = evolving.acc, evolving.fail
+    acc = evolving.acc
     record_out, record_every = recording.out, recording.every
     record_rate = recording.kind == RECORD_RATE
     n_sums = acc.shape[1]
@@ -297,6 +335,9 @@ def _advance_unit(u, step0, n_steps, setup, evolving, recording):
     win1 = setup.windows[u, 1]
     column = recording.column[u]
     key = setup.keys[u]
+    max_rate = setup.max_rate
+    moments = evolving.moments
+    stats = moments.shape[1] > 0
     x = evolving.state[u]
     eta = evolving.ou[u]
     mean_sum = acc[u, 0].real
@@ -308,12 +349,13 @@ def _advance_unit(u, step0, n_steps, setup, evolving, recording):
             z = drive_phasor(params, u, n, dt)
             zs = stat_phasor(params, u, n, dt)
         rate = rate_of(code, p, form, x)
-        if not math.isfinite(rate):
-            fail[u] = n
+        if rate_fails(rate, max_rate):
+            note_failure(evolving, u, n, FAIL_RATE, rate)
             return
         if column >= 0 and n % record_every == 0:
             record_out[n // record_every, column] = rate if record_rate else x
-        if n >= win0 and n < win1:
+        inside = n >= win0 and n < win1
+        if inside:
             mean_sum += rate
             first_sum += rate * zs
             if n_sums > 2:
@@ -325,18 +367,24 @@ def _advance_unit(u, step0, n_steps, setup, evolving, recording):
             drive = base + amp * (z * half).imag + eta
             if has_pulses:
                 drive += pulses_at(pulses, u, (n + 0.5) * dt)
+            if inside and stats:
+                add_moments(moments, u, rate, (x if form == VOLTAGE_FORM else drive) < p[1])
             target = drive if form == VOLTAGE_FORM else transfer_value(code, p, drive)
             x = a * x + one_minus_a * target
         elif method == EULER:
             drive = base + amp * z.imag + eta
             if has_pulses:
                 drive += pulses_at(pulses, u, n * dt)
+            if inside and stats:
+                add_moments(moments, u, rate, (x if form == VOLTAGE_FORM else drive) < p[1])
             x = x + dt * rhs(code, p, form, tau, x, drive)
         else:
             t = n * dt
             drive = base + amp * z.imag + eta
             if has_pulses:
                 drive += pulses_at(pulses, u, t)
+            if inside and stats:
+                add_moments(moments, u, rate, (x if form == VOLTAGE_FORM else drive) < p[1])
             z_mid = z * half
             mid = base + amp * z_mid.imag + eta
             end = base + amp * (z_mid * half).imag + eta
@@ -353,7 +401,7 @@ def _advance_unit(u, step0, n_steps, setup, evolving, recording):
         if ou_sigma > 0.0:
             eta = ou_a * eta + ou_b * normal_at(key, n, 0)
         if not math.isfinite(x):
-            fail[u] = n + 1
+            note_failure(evolving, u, n + 1, FAIL_STATE, x)
             return
         z *= rotation
         zs *= stat_rotation

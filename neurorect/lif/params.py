@@ -5,6 +5,8 @@ Every public function of :mod:`neurorect.lif` takes the same parameters (``mu``,
 against each other and evaluates a closed form where ``sigma == 0`` and a quadrature where
 ``sigma > 0``. :func:`by_noise` does that once for all of them.
 
+Each parameter is a number (SI), a unit string (``"20 ms"``) or a Brian2 quantity, its
+dimension checked (``tau_m = 20 * mV`` is refused, naming the dimension expected).
 Validation is vectorised (the first offending element of an array is named) and its message
 ``"LIF parameter <name> = <value> is invalid: allowed range is <range>"`` is part of the
 tested interface; :mod:`neurorect._validate` checks scalars and arrays too but words its
@@ -19,7 +21,9 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from neurorect._arguments import float_array
 from neurorect.errors import ModelError
+from neurorect.units import to_si
 
 __all__: list[str] = []  # internal to neurorect.lif (see its docstring)
 
@@ -32,6 +36,10 @@ _RULES = {  # name -> (predicate or None for "finite only", allowed range)
     "v_reset": (None, "any finite value (V), below v_th"),
     "t_ref": (lambda a: a >= 0, "t_ref >= 0 s (finite)"),
 }
+#: The dimension of each parameter (neurorect.units.DIMENSIONS): numbers are SI, and unit
+#: strings or Brian2 quantities of another dimension are refused (DimensionError).
+_DIMENSIONS = {"freq": "frequency", "mu": "voltage", "sigma": "voltage", "tau_m": "time",
+               "v_th": "voltage", "v_reset": "voltage", "t_ref": "time"}
 #: The neuron parameters in the order the branch functions of :func:`by_noise` take them.
 NEURON = ("mu", "sigma", "tau_m", "v_th", "v_reset", "t_ref")
 
@@ -39,7 +47,7 @@ NEURON = ("mu", "sigma", "tau_m", "v_th", "v_reset", "t_ref")
 def _check(name: str, value: ArrayLike) -> NDArray:
     """``value`` as a float array; ModelError naming ``name``, the first bad value and range."""
     ok_fn, allowed = _RULES[name]
-    arr = np.asarray(value, dtype=float)
+    arr = float_array(name, to_si(value, _DIMENSIONS[name], key=name), allowed=allowed)
     ok = np.isfinite(arr)
     if ok_fn is not None:
         ok &= ok_fn(arr)

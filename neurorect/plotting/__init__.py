@@ -11,8 +11,9 @@ Modules
     Frequency responses (:func:`plot_frequency_response`) and the Bode drawing core shared
     by every Bode figure.
 ``sweeps``
-    Heat maps and Bode families of sweep results (:func:`plot_sweep_heatmap`,
-    :func:`plot_bode_family`, :func:`reduce_sweep`, :func:`sweep_dims`).
+    Sweep results: a measure against one swept parameter (:func:`plot_sweep_line`), heat
+    maps over two (:func:`plot_sweep_heatmap`) and Bode families (:func:`plot_bode_family`);
+    :func:`reduce_sweep` and :func:`sweep_dims` pick what they draw.
 ``crossval``
     Rate model against spiking LIF neurons and LIF theory (:func:`plot_fi`,
     :func:`plot_crossval_bode`).
@@ -27,8 +28,15 @@ line or as points with error bars; ``sweeps`` and ``crossval`` use both.
 
 from neurorect.plotting.bode import plot_frequency_response
 from neurorect.plotting.crossval import plot_crossval_bode, plot_fi
-from neurorect.plotting.sweeps import plot_bode_family, plot_sweep_heatmap, reduce_sweep, sweep_dims
+from neurorect.plotting.sweeps import (
+    plot_bode_family,
+    plot_sweep_heatmap,
+    plot_sweep_line,
+    reduce_sweep,
+    sweep_dims,
+)
 from neurorect.plotting.traces import HEATMAP_ABOVE, plot_rates
 
 __all__ = ["plot_rates", "HEATMAP_ABOVE", "plot_frequency_response", "plot_sweep_heatmap",
-           "plot_bode_family", "reduce_sweep", "sweep_dims", "plot_fi", "plot_crossval_bode"]
+           "plot_bode_family", "plot_sweep_line", "reduce_sweep", "sweep_dims", "plot_fi",
+           "plot_crossval_bode"]

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from neurorect._paths import dimension_at
 from neurorect.errors import ModelError
 from neurorect.spec import Model
-from neurorect.units import parse_quantity
+from neurorect.units import DimensionError, Expected, dimension_of, parse_quantity, to_si
 
 __all__ = ["parse_values", "Dim", "build_dims", "validate_grid", "to_python"]
 
@@ -34,7 +35,8 @@ _RANGE_HELP = ("a list, 'start:stop:num' or 'lin:start:stop:num' (linspace), "
                "or 'v1,v2,...'")
 
 
-def parse_values(spec: Any, *, key: str = "values") -> np.ndarray:
+def parse_values(spec: Any, *, key: str = "values",
+                 dimension: str | Expected | None = None) -> np.ndarray:
     """Parse the values of one swept parameter.
 
     Parameters
@@ -45,6 +47,9 @@ def parse_values(spec: Any, *, key: str = "values") -> np.ndarray:
         unit strings (``"5 ms"``, converted to SI) or words (``"rk4"``).
     key : str
         The parameter's path, named in errors.
+    dimension : str or Expected, optional
+        The parameter's dimension (:data:`neurorect.units.DIMENSIONS`, e.g. ``"time"``):
+        a unit string or a Brian2 quantity of another one is refused. Default: not checked.
 
     Returns
     -------
@@ -54,24 +59,27 @@ def parse_values(spec: Any, *, key: str = "values") -> np.ndarray:
     Raises
     ------
     ModelError
-        Malformed spec, empty or non-finite values, or numbers mixed with words.
+        Malformed spec, empty or non-finite values, or numbers mixed with words; a
+        DimensionError for a unit of another dimension than ``dimension``.
     """
     if isinstance(spec, str):
         text = spec.strip()
         if ":" in text:
-            return _parse_range(text, key)
-        return _convert_items([item for item in text.split(",")], key, spec)
+            return _parse_range(text, key, dimension)
+        return _convert_items([item for item in text.split(",")], key, spec, dimension)
+    if np.ndim(spec) > 0 and dimension_of(spec) is not None:  # a Brian2 array
+        return _convert_items(list(np.atleast_1d(to_si(spec, dimension, key=key))), key, spec)
     if isinstance(spec, np.ndarray):
         if spec.ndim > 1:
             raise ModelError("values must be one-dimensional", key=key,
                              value=f"array of shape {spec.shape}", allowed=_RANGE_HELP)
-        return _convert_items(list(np.atleast_1d(spec).tolist()), key, spec)
+        return _convert_items(list(np.atleast_1d(spec).tolist()), key, spec, dimension)
     if isinstance(spec, (list, tuple, range)):
-        return _convert_items(list(spec), key, spec)
-    return _convert_items([spec], key, spec)
+        return _convert_items(list(spec), key, spec, dimension)
+    return _convert_items([spec], key, spec, dimension)
 
 
-def _parse_range(text: str, key: str) -> np.ndarray:
+def _parse_range(text: str, key: str, dimension: str | Expected | None) -> np.ndarray:
     parts = [part.strip() for part in text.split(":")]
     kind = "lin"
     if parts[0].lower() in ("lin", "log"):
@@ -81,8 +89,11 @@ def _parse_range(text: str, key: str) -> np.ndarray:
     if len(parts) != 3:
         raise ModelError("malformed range", key=key, value=text, allowed=_RANGE_HELP)
     try:
-        start, stop = parse_quantity(parts[0]), parse_quantity(parts[1])
+        start = parse_quantity(parts[0], dimension, key=key)
+        stop = parse_quantity(parts[1], dimension, key=key)
         num = float(parts[2])
+    except DimensionError:
+        raise
     except ValueError as error:
         raise ModelError(f"malformed range ({error})", key=key, value=text,
                          allowed=_RANGE_HELP) from None
@@ -99,7 +110,8 @@ def _parse_range(text: str, key: str) -> np.ndarray:
     return np.linspace(start, stop, int(num))
 
 
-def _convert_items(items: list, key: str, original: Any) -> np.ndarray:
+def _convert_items(items: list, key: str, original: Any,
+                   dimension: str | Expected | None = None) -> np.ndarray:
     if not items:
         raise ModelError("no values", key=key, value=original, allowed=_RANGE_HELP)
     out: list = []
@@ -115,7 +127,9 @@ def _convert_items(items: list, key: str, original: Any) -> np.ndarray:
         elif isinstance(item, str):
             text = item.strip()
             try:
-                out.append(parse_quantity(text))
+                out.append(parse_quantity(text, dimension, key=key))
+            except DimensionError:
+                raise
             except ValueError:
                 if not text:
                     raise ModelError("empty value", key=key, value=original,
@@ -124,7 +138,9 @@ def _convert_items(items: list, key: str, original: Any) -> np.ndarray:
                 words = True
         else:
             try:
-                out.append(parse_quantity(item))
+                out.append(parse_quantity(item, dimension, key=key))
+            except DimensionError:
+                raise
             except ValueError:
                 raise ModelError("not a number", key=key, value=item,
                                  allowed=_RANGE_HELP) from None
@@ -245,7 +261,11 @@ def build_dims(model: Model, grid: Mapping[str, Any], mode: str,
         if path in _UNSWEEPABLE:
             raise ModelError("cannot be swept", key=path, value=spec,
                              allowed="model parameters (it is a setting of the run)")
-        values[path] = _coerce(model, path, parse_values(spec, key=path))
+        try:
+            parsed = parse_values(spec, key=path, dimension=dimension_at(model, path))
+        except DimensionError as error:
+            raise error.in_context(file=model.source) from None
+        values[path] = _coerce(model, path, parsed)
         _check_values(model, path, values[path])
     groups = [list(grid)] if mode == "zip" else _zip_groups(list(values), zip_paths)
     for group in groups:

@@ -4,7 +4,10 @@
   result into the ``"rate"`` and ``"response"`` variables;
 * :func:`theory_chunk`: the ``"fixed_point"`` and ``"silent_fraction"`` measures of a chunk,
   from :func:`neurorect.theory.fixed_point` (no simulation);
-* :func:`callable_chunk`: a user's ``measure(result)`` applied to each point's own result.
+* :func:`callable_chunk`: a user's ``measure(result)`` applied to each point's own result;
+* :func:`measure_step_response`: overshoot, rise, peak and settling time of each population's
+  mean rate after a step (:mod:`neurorect.stepresponse`), a measure callable
+  (``run_sweep(model, grid, measure=measure_step_response)``: it needs recorded rates).
 
 Variables are over dim ``point`` (one per grid point of the chunk) where a chunk is computed.
 """
@@ -24,11 +27,13 @@ from neurorect.errors import ModelError
 from neurorect.fourier import from_amplitude_phase, to_amplitude_phase
 from neurorect.modelfile import dumps_model, loads_model
 from neurorect.spec import Model
+from neurorect.stepresponse import STEP_MEASURES, step_measures
 from neurorect.sweeps.grid import to_python
 from neurorect.sweeps.layout import Chunk
 
 __all__ = ["MEASURES", "MEASURE_VARIABLES", "measure_rate", "measure_response",
-           "theory_chunk", "callable_chunk", "batched", "model_from_toml"]
+           "measure_step_response", "theory_chunk", "callable_chunk", "batched",
+           "model_from_toml"]
 
 #: Built-in measures (see :func:`neurorect.sweeps.run_sweep`).
 MEASURES = ("rate", "response", "fixed_point", "silent_fraction")
@@ -182,6 +187,79 @@ def measure_response(result: xr.Dataset, model: Model | None = None) -> xr.Datas
                 "harmonic": ("harmonic", np.arange(1, pop_amp.shape[-1] + 1),
                              attrs("1", "harmonic number k"))},
     )
+
+
+def _step_onset(model: Model) -> float:
+    """The earliest step of the model's drives (s); ModelError if there is none."""
+    starts = [float(np.min(step.start)) for drive in model.drives.values()
+              for step in drive.steps]
+    if not starts:
+        raise ModelError("the step-response measure needs a step in a drive (or onset=...)",
+                         key="drives", value=None,
+                         allowed="drives.P.steps = [{ start = ..., amplitude = ... }]",
+                         file=model.source)
+    return min(starts)
+
+
+def measure_step_response(result: xr.Dataset, model: Model | None = None, *,
+                          onset: float | None = None, band: float = 0.02,
+                          levels: tuple[float, float] = (0.1, 0.9),
+                          tail: float = 0.05) -> xr.Dataset:
+    """The step-response measures of each population's mean rate in a simulate result.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A :func:`neurorect.simulate` result with recorded ``rate`` (``record="rate"``; all
+        neurons or a subset), batched or not. Use it as a sweep measure with
+        ``run_sweep(model, grid, measure=measure_step_response)`` (each point's own
+        result; ``functools.partial`` sets the options).
+    model : Model, optional
+        The model of the run (default: from ``result.attrs["model"]``).
+    onset : float, optional
+        Time of the step, s (default: the earliest step of the model's drives).
+    band, levels, tail
+        As in :func:`neurorect.stepresponse.step_measures` (settling band 2 %, rise from
+        10 % to 90 %, final value from the last 5 %).
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``[batch,] population``: ``overshoot`` (fraction), ``peak_time``,
+        ``rise_time``, ``settling_time`` (s, from the step), ``initial_value``,
+        ``final_value`` (Hz) and ``settled``.
+    """
+    model = model if model is not None else model_from_toml(result.attrs["model"])
+    if "rate" not in result:
+        raise ModelError("the step-response measure needs recorded rates", key="record",
+                         value=result.attrs.get("record", "none"),
+                         allowed="record='rate' (run_sweep(..., record='rate'))")
+    onset = _step_onset(model) if onset is None else float(onset)
+    lead = ("batch",) if "batch" in result.dims else ()
+    rate = batched(result)["rate"]
+    neuron_dim = "neuron" if "neuron" in rate.dims else "recorded"
+    indices = (np.asarray(result["recorded_neuron"]) if neuron_dim == "recorded"
+               else np.arange(model.size))
+    trace = rate.transpose("batch", "time", neuron_dim).values
+    time = rate["time"].values
+    values = {name: np.full((trace.shape[0], len(model.populations)), np.nan)
+              for name in STEP_MEASURES}
+    for j, pop in enumerate(model.populations):
+        lo, hi = model.offsets[pop.name]
+        columns = np.flatnonzero((indices >= lo) & (indices < hi))
+        for b in range(trace.shape[0]):
+            if columns.size:
+                found = step_measures(time, trace[b][:, columns].mean(axis=1), onset,
+                                      band=band, levels=levels, tail=tail)
+                for name, value in found.items():
+                    values[name][b, j] = value
+    data = {name: (lead + ("population",), array if lead else array[0],
+                   attrs(*STEP_MEASURES[name])) for name, array in values.items()}
+    ds = xr.Dataset(data, coords={"population": _population_coord(model)})
+    ds["settled"] = ds["settled"].fillna(0).astype(np.int8)
+    ds["settled"].attrs.update(attrs(*STEP_MEASURES["settled"]))
+    ds.attrs.update(step_onset=onset, band=band, levels=list(levels))
+    return ds
 
 
 def _theory_point(model: Model, which: str) -> dict[str, Any]:

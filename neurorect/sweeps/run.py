@@ -3,20 +3,24 @@ opens the store, runs the missing chunks and assembles the result."""
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
+from neurorect._arguments import flag_argument, limit_argument, quantity_argument
+from neurorect._budget import check_cost, sweep_cost
 from neurorect._validate import check_choice, check_integer, closest_hint
-from neurorect.errors import ModelError
+from neurorect.errors import ModelError, NeurorectWarning
 from neurorect.modelfile import dumps_model, load_model
 from neurorect.spec import Model
 from neurorect.sweeps.assemble import assemble, result_attrs
 from neurorect.sweeps.execute import ProgressBar, execute_dask, execute_local
 from neurorect.sweeps.grid import build_dims, validate_grid
-from neurorect.sweeps.layout import Chunk, Settings, plan_layout
+from neurorect.sweeps.layout import THEORY, Chunk, Settings, plan_layout
 from neurorect.sweeps.measures import MEASURE_VARIABLES, MEASURES
 from neurorect.sweeps.store import load_chunk, make_manifest, open_store, save_chunk
 from neurorect.units import parse_quantity
@@ -35,7 +39,8 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
               chunk_size: int | None = None, duration: float | str | None = None,
               transient: float | str | None = None, n_periods: int = 3,
               n_harmonics: int | None = None, dtype: str = "float64",
-              record: str | None = None, progress: bool | None = None) -> xr.Dataset:
+              record: str | None = None, progress: bool | None = None,
+              max_work: float | None = None, max_memory: float | None = None) -> xr.Dataset:
     """Evaluate a measure over a grid of parameter values (see :mod:`neurorect.sweeps`).
 
     Parameters
@@ -90,6 +95,11 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
     progress : bool, optional
         Progress bar over chunks, weighted by work, with ETA (default: when stderr is a
         terminal).
+    max_work, max_memory : float, optional
+        Refuse a sweep over this many neuron-steps in total (default 1e11, or
+        NEURORECT_MAX_WORK) or whose own arrays (layout, results) would need more bytes
+        (default 80 % of physical memory, or NEURORECT_MAX_MEMORY) before anything runs;
+        ``math.inf`` lifts the limit. Each chunk's run is checked by ``simulate``.
 
     Returns
     -------
@@ -106,16 +116,35 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
         A point diverged.
     """
     model = _checked_arguments(model, measure, executor, scheduler, dtype, record,
+                               {"resume": resume, "overwrite": overwrite, "progress": progress},
                                n_periods=n_periods, n_workers=n_workers, chunk_size=chunk_size,
                                n_harmonics=n_harmonics)
-    duration = None if duration is None else parse_quantity(duration)
-    transient = None if transient is None else parse_quantity(transient)
+    duration = None if duration is None else parse_quantity(quantity_argument("duration",
+                                                                             duration))
+    transient = None if transient is None else parse_quantity(quantity_argument("transient",
+                                                                               transient))
+    limits = {"max_work": limit_argument("max_work", max_work, "neuron-steps"),
+              "max_memory": limit_argument("max_memory", max_memory, "bytes")}
     reserved = _RESERVED | set(MEASURE_VARIABLES[measure] if isinstance(measure, str)
                                else ("duration",))
     dims = build_dims(model, grid, mode, zip_paths, reserved)
     validate_grid(model, dims)
+    theory = isinstance(measure, str) and measure in THEORY
+    # before the layout allocates per-point arrays: at least the transient's steps per point
+    n_points = math.prod(d.size for d in dims)
+    shape = {"n_points": n_points, "n_dims": len(dims),
+             "n_populations": len(model.populations),
+             "n_harmonics": n_harmonics or model.simulation.n_harmonics}
+    shortest = duration or (model.simulation.transient if measure == "response"
+                            else model.simulation.duration)
+    least_steps = 0 if theory else max(1.0, shortest / model.simulation.dt)
+    check_cost(sweep_cost(neuron_steps=n_points * model.size * least_steps, **shape),
+               what="this sweep", **limits)
     layout = plan_layout(model, dims, measure, duration=duration, transient=transient,
                          n_periods=int(n_periods), chunk_size=chunk_size)
+    if not theory:
+        check_cost(sweep_cost(neuron_steps=sum(layout.work), **shape), what="this sweep",
+                   **limits)
 
     model_text = dumps_model(model)
     options = {"duration": duration, "transient": layout.transient,
@@ -145,12 +174,15 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
         bar.update(layout.work[chunk.index])
 
     try:
-        if executor == "dask" and missing:
-            execute_dask(settings, missing, on_result, scheduler, int(n_workers))
-        else:
-            execute_local(settings, missing, on_result)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NeurorectWarning)
+            if executor == "dask" and missing:
+                execute_dask(settings, missing, on_result, scheduler, int(n_workers))
+            else:
+                execute_local(settings, missing, on_result)
     finally:
         bar.close()
+        _summarise_warnings(caught, len(missing))
     for index in done:
         results[index] = load_chunk(store_path, index, manifest["sweep_key"])
     attrs = result_attrs(layout, manifest, model, mode=mode, measure=measure,
@@ -159,7 +191,8 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
 
 
 def _checked_arguments(model: Any, measure: Any, executor: str, scheduler: Any, dtype: str,
-                       record: str | None, **integers: int | None) -> Model:
+                       record: str | None, flags: dict[str, Any],
+                       **integers: int | None) -> Model:
     """The model (loaded if a path); ModelError for a bad argument, before anything runs."""
     if isinstance(model, (str, Path)):
         model = load_model(model)
@@ -174,6 +207,9 @@ def _checked_arguments(model: Any, measure: Any, executor: str, scheduler: Any, 
     elif not callable(measure):
         raise ModelError("must be a measure name or a callable", key="measure",
                          value=measure, allowed=", ".join(MEASURES) + ", or a callable")
+    for key in ("resume", "overwrite"):
+        flag_argument(key, flags[key], optional=False)
+    flag_argument("progress", flags["progress"])
     check_choice("executor", executor, ("local", "dask"))
     check_choice("dtype", dtype, ("float64", "float32"))
     if record is not None:
@@ -185,3 +221,16 @@ def _checked_arguments(model: Any, measure: Any, executor: str, scheduler: Any, 
         if value is not None:
             check_integer(key, value, low=1)
     return model
+
+
+def _summarise_warnings(caught: list[warnings.WarningMessage], n_chunks: int) -> None:
+    """The chunks' NeurorectWarnings as ONE warning (each chunk's run warns for its own
+    units); other warnings are passed on unchanged."""
+    ours = [w for w in caught if issubclass(w.category, NeurorectWarning)]
+    for w in caught:
+        if w not in ours:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if ours:
+        warnings.warn(f"{len(ours)} warning(s) from {n_chunks} chunk(s) of the sweep (each "
+                      f"for that chunk's points); the first: {ours[0].message}",
+                      NeurorectWarning, stacklevel=3)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import xarray as xr
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
 from neurorect._validate import check_finite, check_range
 from neurorect.errors import ModelError
@@ -54,9 +54,9 @@ def check_transfer(transfer) -> None:
 def argument(name: str, value, *, low: float | None = None) -> xr.DataArray:
     """A scalar, 1-D array (dim named ``name``) or DataArray argument, validated."""
     if isinstance(value, xr.DataArray):
-        da = value.astype(float)
+        da = value.copy(data=float_array(name, value.values))
     else:
-        arr = np.asarray(value, dtype=float)
+        arr = float_array(name, value)
         if arr.ndim > 1:
             raise ModelError("must be a scalar or a 1-D array (use an xarray.DataArray for "
                              "other shapes)", key=name, value=value, allowed="ndim <= 1")

@@ -14,13 +14,14 @@ import numpy as np
 import scipy.optimize
 import xarray as xr
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
 from neurorect._validate import check_choice, check_finite, check_integer, check_range
 from neurorect.errors import ModelError
 from neurorect.theory.common import COORD_ATTRS, DRIVE, annotate
 from neurorect.transfer import Transfer
 
-__all__ = ["fixed_point", "FixedPoint"]
+__all__ = ["fixed_point", "FixedPoint", "feedforward_levels"]
 
 #: fixed_point: the iteration hands over to Newton's method at this relative residual.
 _POLISH_FROM = 1e-8
@@ -61,14 +62,14 @@ class _Neurons:
 
 
 def network_arrays(W, I0, tau):
-    W = np.asarray(W, dtype=float)
+    W = float_array("W", W, allowed="an (N, N) matrix of numbers")
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ModelError("must be a square (post x pre) matrix", key="W",
                          value=f"array of shape {W.shape}", allowed="shape (N, N)")
     n = W.shape[0]
     check_finite("W", W)
-    I0 = np.broadcast_to(np.asarray(check_finite("I0", I0), float), (n,)).copy()
-    tau = np.broadcast_to(np.asarray(tau, float), (n,)).copy()
+    I0 = float_array("I0", check_finite("I0", float_array("I0", I0)), shape=(n,)).copy()
+    tau = float_array("tau", tau, shape=(n,)).copy()
     check_range("tau", tau, low=0.0, low_open=True, high=math.inf, high_open=True, unit="s")
     return W, I0, tau
 
@@ -183,8 +184,11 @@ class FixedPoint:
     contraction_bound : float
         ``|| diag(Lip) W ||_2`` (rate form) or ``|| W diag(Lip) ||_2`` (voltage form) with
         the per-neuron Lipschitz constants; equals ``Lip ||W||_2`` for a shared transfer.
+        NaN for a coupled network without loops (not needed there: the fixed point is
+        unique; and an SVD of W costs more than the solution), 0 without coupling.
     unique_guaranteed : bool
-        ``contraction_bound < 1``: the fixed point is unique and plain iteration converges.
+        ``contraction_bound < 1``, or a network without loops: the fixed point is unique
+        (and plain iteration converges).
     silent_fraction : float
         Fraction of neurons whose input ``h*`` is strictly below their transfer's threshold
         (``threshold``, or ``v_th`` for the LIF transfer).
@@ -196,7 +200,7 @@ class FixedPoint:
     converged : bool
         ``residual <= tol (1 + max |y|)``.
     method : str
-        The stages that ran, e.g. ``"iteration+newton"``.
+        The stages that ran, e.g. ``"iteration+newton"``, or ``"feedforward"``.
     """
 
     rate: np.ndarray
@@ -257,8 +261,13 @@ def fixed_point(W, I0, transfer: Transfer | Sequence[Transfer], *, tau=1.0,
     continuity otherwise), so stability is the same in both forms, also for heterogeneous
     ``tau``; the form matters for the search (which state is iterated) and the residual.
 
-    Search (``method="auto"``): if the contraction bound is below 1 the map is iterated
-    as is (Banach: unique fixed point, geometric convergence); otherwise by damped
+    A network without loops (no directed cycle of non-zero weights, see
+    :func:`feedforward_levels`) is solved exactly in one pass, level by level, with
+    ``method="auto"``; its Jacobian is triangular, so the eigenvalues are ``-1/tau_i`` and
+    no eigendecomposition (or SVD for the contraction bound) is needed.
+
+    Search otherwise (``method="auto"``): if the contraction bound is below 1 the map is
+    iterated as is (Banach: unique fixed point, geometric convergence); otherwise by damped
     iteration, an Euler scheme of the network's own dynamics with step ``damping *
     min(tau)``, which settles on a stable state reached from ``r_init``. The iteration hands
     over at a relative residual of 1e-8 to Newton's method with the piecewise-linear
@@ -306,6 +315,9 @@ def fixed_point(W, I0, transfer: Transfer | Sequence[Transfer], *, tau=1.0,
     W, I0, tau = network_arrays(W, I0, tau)
     n = W.shape[0]
     neurons = _Neurons(transfer, n)
+    levels = feedforward_levels(W) if method == "auto" else None
+    if levels is not None:  # no loops: one pass, level by level (exact)
+        return _feedforward(_System(W, I0, neurons, form), levels, tau, tol)
     bound = _contraction_bound(W, neurons.per_neuron(lambda t: t.lipschitz), form)
     unique = bound < 1.0
     system = _System(W, I0, neurons, form)
@@ -317,6 +329,56 @@ def fixed_point(W, I0, transfer: Transfer | Sequence[Transfer], *, tau=1.0,
     y, n_iter, stages = _search(system, y, rate, tol, max_iter, method)
     residual = float(np.max(np.abs(system.residual(y)), initial=0.0))
     return _describe(system, y, tau, bound, residual, n_iter, tol, "+".join(stages))
+
+
+def feedforward_levels(W) -> list[np.ndarray] | None:
+    """The neurons level by level if the coupling has no loops, else None.
+
+    Level 0 holds the neurons without inputs (an all-zero row of W), level ``j`` those whose
+    inputs all come from lower levels. A loop is a directed cycle of non-zero weights (a
+    non-zero diagonal entry is one). Cost: one boolean pass over the remaining block of W per
+    level.
+
+    Parameters
+    ----------
+    W : array_like, shape (N, N)
+        Coupling, post x pre.
+
+    Returns
+    -------
+    list of numpy.ndarray or None
+        Neuron indices of each level, in order; None for a network with a loop.
+    """
+    active = np.asarray(W) != 0
+    remaining = np.ones(active.shape[0], dtype=bool)
+    levels = []
+    while remaining.any():
+        index = np.flatnonzero(remaining)
+        ready = index[~active[np.ix_(index, index)].any(axis=1)]
+        if not ready.size:
+            return None
+        levels.append(ready)
+        remaining[ready] = False
+    return levels
+
+
+def _feedforward(system: _System, levels: list[np.ndarray], tau, tol) -> FixedPoint:
+    """The fixed point of a network without loops, computed level by level.
+
+    It is unique and exact (no iteration). ``D W`` is nilpotent (strictly triangular in
+    level order), so the dynamics' Jacobian ``(D W - I) / tau`` is triangular with diagonal
+    ``-1/tau_i``: those are its eigenvalues, with no eigendecomposition.
+    """
+    W, I0, neurons = system.W, system.I0, system.neurons
+    rate, h = np.zeros(len(I0)), I0.copy()
+    for level in levels:
+        h[level] = W[level] @ rate + I0[level]
+        rate[level] = neurons.value(h)[level]
+    y = rate if system.form == "rate" else h
+    residual = float(np.max(np.abs(system.residual(y)), initial=0.0))
+    bound = 0.0 if not np.any(W) else math.nan  # not computed: an SVD of W, and not needed
+    return _describe(system, y, tau, bound, residual, len(levels), tol, "feedforward",
+                     eigenvalues=(-1.0 / tau).astype(complex))
 
 
 def _search(system: _System, y, rate, tol: float, max_iter: int, method: str):
@@ -354,21 +416,25 @@ def _search(system: _System, y, rate, tol: float, max_iter: int, method: str):
     return best["y"], n_iter, stages
 
 
-def _describe(system: _System, y, tau, bound, residual, n_iter, tol, method) -> FixedPoint:
-    """Assemble the FixedPoint (rates, slopes, eigenvalues) at state ``y``."""
+def _describe(system: _System, y, tau, bound, residual, n_iter, tol, method,
+              eigenvalues=None) -> FixedPoint:
+    """Assemble the FixedPoint (rates, slopes, eigenvalues) at state ``y``; ``eigenvalues``
+    given: a network without loops (unique fixed point, no contraction bound computed)."""
     neurons, W = system.neurons, system.W
     rate = y.copy() if system.form == "rate" else neurons.value(y)
     h = W @ rate + system.I0 if system.form == "rate" else y.copy()
     slope = neurons.derivative(h)
     product = slope[:, None] * W if system.form == "rate" else W * slope[None, :]
-    eig = np.linalg.eigvals((product - np.eye(len(y))) / tau[:, None])
+    eig = eigenvalues if eigenvalues is not None else np.linalg.eigvals(
+        (product - np.eye(len(y))) / tau[:, None])
     threshold = neurons.per_neuron(
         lambda t: getattr(t, "threshold", getattr(t, "v_th", math.nan)))
     max_real = float(np.max(eig.real))
     return FixedPoint(
         rate=rate, input=h, slope=slope, eigenvalues=eig, form=system.form,
         stable=bool(max_real < 0.0), max_real_eigenvalue=max_real, contraction_bound=bound,
-        unique_guaranteed=bool(bound < 1.0), silent_fraction=float(np.mean(h < threshold)),
+        unique_guaranteed=bool(bound < 1.0) or eigenvalues is not None,
+        silent_fraction=float(np.mean(h < threshold)),
         residual=residual, n_iter=int(n_iter), converged=bool(residual <= _tolerance(y, tol)),
         method=method)
 

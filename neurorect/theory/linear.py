@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from neurorect._arguments import float_array
 from neurorect._schema import attrs
 from neurorect._validate import check_choice, check_finite, check_range
 from neurorect.errors import ModelError, NeurorectWarning
@@ -35,7 +36,11 @@ def lowpass(freq, tau) -> complex | np.ndarray:
     complex or numpy.ndarray
         Dimensionless, in the sine convention: ``arg = -atan(2 pi f tau)`` (a lag).
     """
-    return 1.0 / (1.0 + 1j * TWO_PI * np.asarray(freq, float) * np.asarray(tau, float))
+    freq = check_range("freq", float_array("freq", freq), low=0.0, high=math.inf,
+                       high_open=True, unit="Hz")
+    tau = check_range("tau", float_array("tau", tau), low=0.0, high=math.inf,
+                      high_open=True, unit="s")
+    return 1.0 / (1.0 + 1j * TWO_PI * freq * tau)
 
 
 
@@ -116,12 +121,13 @@ def network_susceptibility(W, slope, freq, *, tau, form: str = "rate",
     stack = np.asarray(W, float)
     W, _, tau = network_arrays(stack.sum(axis=0) if stack.ndim == 3 else stack, 0.0, tau)
     n = W.shape[0]
-    slope = np.broadcast_to(np.asarray(check_finite("slope", slope), float), (n,))
-    freq = np.atleast_1d(np.asarray(check_range("freq", freq, low=0.0, high=math.inf,
-                                                high_open=True), float))
+    slope = float_array("slope", check_finite("slope", float_array("slope", slope)),
+                        shape=(n,))
+    freq = np.atleast_1d(check_range("freq", float_array("freq", freq), low=0.0,
+                                     high=math.inf, high_open=True))
     if freq.ndim != 1:
         raise ModelError("must be a scalar or 1-D", key="freq", value=freq, allowed="ndim <= 1")
-    e = np.eye(n) if input_vector is None else np.asarray(input_vector, float)
+    e = np.eye(n) if input_vector is None else float_array("input_vector", input_vector)
     vector = e.ndim == 1
     e = e.reshape(n, -1) if e.shape[0] == n and e.ndim <= 2 else None
     if e is None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from neurorect._arguments import float_array
 from neurorect._validate import check_choice, check_integer
 from neurorect.errors import ModelError
 from neurorect.fourier import wrap_phase
@@ -263,7 +264,7 @@ def sinusoid_response(transfer: Transfer, I0, I1, freq, *, tau=None, form: str =
     """
     _check_options(transfer, tau, form, n_harmonics, params)
     if not isinstance(freq, xr.DataArray) or freq.ndim == 0:
-        freq = np.atleast_1d(np.asarray(freq, dtype=float))
+        freq = np.atleast_1d(float_array("freq", freq))
     freq_da = argument("freq", freq, low=0.0)
     I0_da = argument("I0", I0)
     I1_da = argument("I1", I1, low=0.0)

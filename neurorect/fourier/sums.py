@@ -1,0 +1,242 @@
+"""Mean and harmonics from streaming sums over any window: least squares with the exact Gram.
+
+The rate engine accumulates, for each unit, ``acc[0] = sum_n r_n`` and
+``acc[k] = sum_n r_n exp(-i k theta_n)``, ``theta_n = 2 pi f t_n``, ``t_n = n dt``, over the
+``N`` steps ``n = w0 .. w0 + N - 1`` of its statistics window. Dividing by ``N`` is the
+projection on an orthogonal basis only when the window holds a whole number of periods AND a
+whole number of steps per period. :func:`harmonics_from_sums` instead solves the least-squares
+problem of fitting ``r_n ~ r0 + sum_{k<=K} A_k sin(k theta_n + phase_k)`` to the samples,
+whose normal equations need only these sums and the Gram matrix of the sampled basis
+``exp(i m theta_n)``, ``|m| <= K``: a Hermitian Toeplitz matrix of geometric sums
+``S(d) = sum_n exp(i d theta_n)``, known in closed form (a Dirichlet kernel). So:
+
+* **Exactness.** A signal made of the mean and harmonics 1..K is recovered exactly (to
+  rounding, ~1e-13 relative) from ANY window of at least ``2K + 1`` samples whose Gram
+  matrix is regular: a whole number of periods is not needed, neither are whole steps per
+  period.
+* **Leakage bound.** Harmonics ``j > K`` are not in the basis and leak. Let ``P = 1/(f dt)``
+  samples per period, ``M`` the whole periods the window is meant to hold and
+  ``delta = N - M P`` (``|delta| <= 1/2`` for the engine's windows, which round ``M P`` to
+  the nearest step). For a harmonic ``j > K`` of amplitude ``A_j`` with
+  ``(j + K) f <= 1/(2 dt)`` every geometric sum involved obeys
+  ``|S(d)| = |sin(pi d delta / P)| / |sin(pi d / P)| <= pi |delta| / 2``, so (bounding the
+  inverse Gram by a Neumann series)::
+
+      |error of z_k| <= lambda A_j,  |error of r0| <= lambda A_j / 2,
+      lambda = pi |delta| / (N - pi K |delta|)  <=  pi / (2 N - pi K),
+
+  summed over such ``j`` (:func:`leakage_bound` gives ``lambda`` per unit). Whole steps per
+  period (``delta = 0``) give ``lambda = 0``: no leakage, as with the plain projection.
+  Harmonics beyond ``1/(2 dt) - K f`` alias (a sampling limit no window removes).
+
+``z_k = A_k exp(i phase_k)`` is the sine-convention complex coefficient of
+:mod:`neurorect.fourier`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurorect._arguments import float_array
+from neurorect.errors import ModelError
+from neurorect.fourier.phase import TWO_PI, wrap_phase
+
+__all__ = ["harmonics_from_sums", "leakage_bound", "geometric_sums", "measurable_harmonics"]
+
+#: Units solved at once (bounds the temporary (units, 2K+1, 2K+1) complex arrays).
+_BLOCK = 1 << 15
+#: A Gram matrix (normalised by N) with a condition number above this cannot separate the
+#: harmonics (too few samples, or harmonics aliasing near the Nyquist frequency).
+_MAX_CONDITION = 1e8
+
+
+def geometric_sums(freq, dt: float, start, count, n_terms: int) -> np.ndarray:
+    """``S(d) = sum_{n=start}^{start+count-1} exp(i 2 pi d f n dt)`` for ``d = 0..n_terms-1``.
+
+    Closed form ``exp(i 2 pi d f dt (start + (count - 1)/2)) sin(pi d f dt count) /
+    sin(pi d f dt)`` (``count`` where ``d f dt`` is an integer). Arrays broadcast; the
+    result has a trailing axis ``d``.
+    """
+    freq, start, count = (np.asarray(v, dtype=float)[..., None] for v in (freq, start, count))
+    d = np.arange(n_terms, dtype=float)
+    cycles_per_step = d * (freq * dt)  # d f dt
+    centre = cycles_per_step * (start + 0.5 * (count - 1.0))
+    centre -= np.floor(centre)  # phase in cycles, reduced before the multiplication by 2 pi
+    half_turns = cycles_per_step * count  # (d f dt count) half-turns of sin(pi .)
+    numerator = np.sin(np.pi * np.mod(half_turns, 2.0))
+    denominator = np.sin(np.pi * np.mod(cycles_per_step, 2.0))
+    whole = np.mod(cycles_per_step, 1.0) == 0.0  # d f dt an integer: every term is 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kernel = np.where(whole, count, numerator / np.where(whole, 1.0, denominator))
+    return np.where(whole, 1.0, np.exp(1j * TWO_PI * centre)) * kernel
+
+
+def _gram(sums: np.ndarray, n_harmonics: int) -> np.ndarray:
+    """The (…, 2K+1, 2K+1) Hermitian Toeplitz Gram ``G[m, m'] = S(m' - m)``, m = -K..K."""
+    m = np.arange(-n_harmonics, n_harmonics + 1)
+    lag = m[None, :] - m[:, None]
+    values = sums[..., np.abs(lag)]
+    return np.where(lag >= 0, values, np.conj(values))
+
+
+def _regular(sums: np.ndarray, count: np.ndarray, n_harmonics: int) -> np.ndarray:
+    """Which normalised Grams ``G / N`` can be solved: those within the Neumann bound
+    ``||G / N - I||_inf <= 2 sum_{d=1}^{2K} |S(d)| / N < 1/2`` (condition number <= 3),
+    and, for up to 2K + 1 = 257 unknowns, the others whose condition number is below
+    ``_MAX_CONDITION``."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        off_diagonal = 2.0 * np.abs(sums[:, 1:]).sum(axis=1) / count
+        regular = off_diagonal < 0.5
+        doubtful = np.flatnonzero(~regular & np.all(np.isfinite(sums), axis=1))
+        if doubtful.size and 2 * n_harmonics + 1 <= 257:
+            normal = _gram(sums[doubtful], n_harmonics) / count[doubtful, None, None]
+            regular[doubtful] = np.linalg.cond(normal) < _MAX_CONDITION
+    return regular
+
+
+def _rhs(acc: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Right-hand sides of the normal equations for m = -K..K, scaled by 1/N (so that sums
+    near the float range do not overflow in the solve)."""
+    scaled = acc / count[:, None]
+    return np.concatenate([np.conj(scaled[:, :0:-1]), scaled], axis=-1)
+
+
+def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray):
+    """r0 and z_1..z_K of units fitted with K = acc.shape[1] - 1 harmonics (K may be 0);
+    NaN where the Gram is not regular (:func:`_regular`)."""
+    K = acc.shape[1] - 1
+    size = 2 * K + 1
+    # units sharing (f, start, N) share their Gram: build each distinct one once
+    keys, inverse = np.unique(np.stack([freq, start, count], axis=1), axis=0,
+                              return_inverse=True)
+    inverse = inverse.reshape(-1)
+    sums = geometric_sums(keys[:, 0], dt, keys[:, 1], keys[:, 2], 2 * K + 1)
+    regular = _regular(sums, keys[:, 2], K)
+    beta = np.full((count.size, size), np.nan + 0j)
+    if size <= 33:  # small systems: one batched solve per block of units
+        block_units = max(1, _BLOCK * 49 // size**2)
+        for lo in range(0, count.size, block_units):
+            block = np.arange(lo, min(lo + block_units, count.size))
+            block = block[regular[inverse[block]]]
+            if block.size:
+                normal = _gram(sums[inverse[block]], K) / count[block, None, None]
+                beta[block] = np.linalg.solve(normal, _rhs(acc[block], count[block])[..., None]
+                                              )[..., 0]
+    else:  # many harmonics: one Levinson solve (O(K^2)) per distinct Gram, all its units
+        from scipy.linalg import solve_toeplitz
+
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(keys.shape[0] + 1))
+        for key in np.flatnonzero(regular):
+            units = order[bounds[key]:bounds[key + 1]]
+            column = _gram(sums[key:key + 1], K)[0, :, 0] / keys[key, 2]
+            beta[units] = solve_toeplitz((column, np.conj(column)),
+                                         _rhs(acc[units], count[units]).T).T
+    r0 = beta[:, K].real
+    return r0, 2j * beta[:, K + 1:]  # z_k = 2 i beta_k (sine convention)
+
+
+def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
+                        dt: float | None = None, start=None):
+    """Mean, amplitudes and phases from streaming sums (the rate engine's statistics).
+
+    Parameters
+    ----------
+    acc : ndarray of complex, shape (..., K + 1)
+        ``acc[..., 0] = sum_n r_n`` and ``acc[..., k] = sum_n r_n exp(-i 2 pi k f n dt)``
+        over the ``counts`` steps ``n = start .. start + counts - 1`` of each window.
+    counts : ndarray, shape (...)
+        Number of samples in each window.
+    freq : array_like, shape (...), optional
+        Analysis frequency of each window, Hz. With ``dt`` and ``start`` given, the result is
+        the exact least-squares fit over the window (see the module docstring); without them
+        the sums are divided by ``counts`` (exact only when the window holds whole periods of
+        a whole number of steps each).
+    dt : float, optional
+        Time step, s.
+    start : array_like of int, shape (...), optional
+        First step (global index ``n``) of each window.
+
+    Returns
+    -------
+    r0, amplitude, phase : ndarray
+        ``r0`` (units of r), ``A_k`` (units of r) and ``phase_k`` (rad, wrapped to
+        ``(-pi, pi]``), shapes (...) and (..., K), in the sine convention. NaN where the
+        window cannot separate the harmonics (fewer than ``2K + 1`` samples or aliasing; the
+        least-squares Gram is singular), for ``amplitude`` and ``phase`` where ``freq == 0``,
+        and for the harmonics at or above the Nyquist frequency (see
+        :func:`measurable_harmonics`; the fit then uses the harmonics below it).
+    """
+    acc, counts, dt = _checked_sums(acc, counts, dt)
+    if freq is None or dt is None or start is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r0 = acc[..., 0].real / counts
+            coefficient = 1j * 2.0 * (acc[..., 1:] / counts[..., None])  # A exp(i phase)
+        return r0, np.abs(coefficient), wrap_phase(np.angle(coefficient))
+    shape = acc.shape[:-1]
+    K = acc.shape[-1] - 1
+    flat_acc = acc.reshape(-1, K + 1)
+    flat_freq, flat_start, flat_count = (np.broadcast_to(np.asarray(v, dtype=float),
+                                                         shape).reshape(-1)
+                                         for v in (freq, start, counts))
+    r0 = np.full(flat_count.shape, np.nan)
+    coefficient = np.full((flat_count.size, K), np.nan + 0j)
+    periodic = flat_freq > 0
+    mean_only = ~periodic & (flat_count > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r0[mean_only] = flat_acc[mean_only, 0].real / flat_count[mean_only]
+    resolvable = measurable_harmonics(flat_freq, dt, K)
+    for n_fit in np.unique(resolvable[periodic & (flat_count > 0)]):
+        units = np.flatnonzero(periodic & (flat_count > 0) & (resolvable == n_fit))
+        r0[units], coefficient[units, :n_fit] = _fit(flat_acc[units, :n_fit + 1],
+                                                     flat_freq[units], dt, flat_start[units],
+                                                     flat_count[units])
+    amplitude = np.abs(coefficient).reshape(*shape, K)
+    phase = wrap_phase(np.angle(coefficient)).reshape(*shape, K)
+    return r0.reshape(shape), amplitude, phase
+
+
+def measurable_harmonics(freq, dt: float, n_harmonics: int) -> np.ndarray:
+    """How many of the harmonics 1..K of ``freq`` lie below the Nyquist frequency
+    ``1/(2 dt)`` (int array); harmonics at or above it cannot be told apart from lower ones
+    at this sampling and are reported as NaN."""
+    freq = np.asarray(freq, dtype=float)
+    with np.errstate(divide="ignore"):
+        below = np.ceil(0.5 / (freq * dt)) - 1  # largest k with k f dt < 1/2
+    return np.clip(np.where(freq > 0, below, 0), 0, n_harmonics).astype(np.int64)
+
+
+def _checked_sums(acc, counts, dt):
+    """``acc`` (..., K + 1) complex and ``counts`` (...) as arrays, ``dt`` > 0 or None."""
+    try:
+        acc = np.asarray(acc, dtype=complex)
+    except (TypeError, ValueError):
+        raise ModelError("must be complex sums", key="acc", value=type(acc).__name__,
+                         allowed="an array (..., K + 1) of complex sums") from None
+    counts = float_array("counts", counts, allowed="sample counts")
+    if acc.ndim < 1 or acc.shape[-1] < 1 or counts.shape != acc.shape[:-1]:
+        raise ModelError("counts must have the shape of acc without its last axis", key="counts",
+                         value=f"shape {counts.shape}", allowed=f"shape {acc.shape[:-1]}")
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise ModelError("must be a positive time step", key="dt", value=dt,
+                         allowed="0 < dt < inf (s)")
+    return acc, counts, dt
+
+
+def leakage_bound(freq, dt: float, counts, periods, n_harmonics: int) -> np.ndarray:
+    """``lambda`` of the module docstring: the largest change of any ``z_k`` (and twice the
+    largest change of ``r0``) per unit amplitude of one harmonic ``j > K`` with
+    ``(j + K) f <= 1/(2 dt)``, for windows of ``counts`` samples meant to hold ``periods``
+    whole periods of ``freq`` (Hz). 0 for exact whole-step periods; NaN where ``freq`` is 0,
+    ``periods`` is 0 or the Neumann bound does not apply (``N <= pi K |delta|``)."""
+    if not (np.isfinite(dt) and dt > 0):
+        raise ModelError("must be a positive time step", key="dt", value=dt,
+                         allowed="0 < dt < inf (s)")
+    freq, counts, periods = (float_array(name, v) for name, v in
+                             (("freq", freq), ("counts", counts), ("periods", periods)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.abs(counts - periods / (freq * dt))
+        denominator = counts - np.pi * n_harmonics * delta
+        bound = np.pi * delta / denominator
+    valid = (freq > 0) & (periods >= 1) & (denominator > 0)
+    return np.where(valid, bound, np.nan)
