@@ -46,9 +46,13 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
                                             evolving.state.dtype, dt=setup.dt,
                                             method=sim.method, n_batch=plan.n_batch)
 
+        carried = tuple(history)  # what a replay restores besides the state
+
         def advance(step0: int, steps: int) -> None:
             run_network(step0, steps, setup, network, recording, matrices, history)
     else:
+        carried = ()
+
         def advance(step0: int, steps: int) -> None:
             before = [array.copy() for array in evolving]
             run_uncoupled(step0, steps, setup, evolving, recording)
@@ -64,25 +68,28 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=int(blas_threads), user_api="blas"):
-            _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup)
+            _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup, carried)
     else:
-        _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup)
+        _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup, carried)
 
 
 def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None,
-                evolving: Evolving, plan: Plan, setup: Setup) -> None:
+                evolving: Evolving, plan: Plan, setup: Setup, carried: tuple = ()) -> None:
+    """Run the chunks; ``carried`` are the arrays besides state, OU noise and sums that a
+    replay must restore (a network's History)."""
     bar = None
     started = time.perf_counter()
     step = 0
     try:
         while step < n_steps:
             steps = min(chunk, n_steps - step)
-            before = _snapshot(evolving)
+            before = _snapshot(evolving, carried)
             advance(step, steps)
             if np.any(evolving.fail >= 0):
                 _raise_failure(plan, evolving, setup)
             if not np.all(np.isfinite(evolving.acc)):
-                _raise_non_finite_sums(advance, evolving, before, step, steps, plan, setup.dt)
+                _raise_non_finite_sums(advance, evolving, before, step, steps, plan, setup.dt,
+                                       carried)
             step += steps
             if bar is None and progress is not False and step < n_steps and (
                     progress or _progress.is_configured() is not False):
@@ -124,12 +131,18 @@ def _raise_failure(plan: Plan, evolving: Evolving, setup: Setup) -> None:
         "direction), the transfer's growth, and dt")
 
 
-def _snapshot(evolving: Evolving) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return evolving.state.copy(), evolving.ou.copy(), evolving.acc.copy()
+def _snapshot(evolving: Evolving, carried: tuple = ()) -> list[np.ndarray]:
+    return [array.copy() for array in (evolving.state, evolving.ou, evolving.acc, *carried)]
+
+
+def _restore(evolving: Evolving, saved: list[np.ndarray], carried: tuple = ()) -> None:
+    for array, copy in zip((evolving.state, evolving.ou, evolving.acc, *carried), saved,
+                           strict=True):
+        array[...] = copy
 
 
 def _raise_non_finite_sums(advance, evolving: Evolving, before, step0: int, steps: int,
-                           plan: Plan, dt: float) -> None:
+                           plan: Plan, dt: float, carried: tuple = ()) -> None:
     """SimulationError naming the step, the unit and the statistics sum that overflowed
     while every rate stayed finite. The chunk ``[step0, step0 + steps)`` is replayed from
     its start in halves (results do not depend on the chunking), so the step is pinned in
@@ -137,13 +150,13 @@ def _raise_non_finite_sums(advance, evolving: Evolving, before, step0: int, step
     low, high = step0, step0 + steps  # sums finite after step `low`, not after `high`
     while high - low > 1:
         middle = (low + high) // 2
-        evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+        _restore(evolving, before, carried)
         advance(low, middle - low)
         if np.all(np.isfinite(evolving.acc)):
-            before, low = _snapshot(evolving), middle
+            before, low = _snapshot(evolving, carried), middle
         else:
             high = middle
-    evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+    _restore(evolving, before, carried)
     advance(low, 1)
     unit, k = (int(i) for i in np.argwhere(~np.isfinite(evolving.acc))[0])
     rate = float(np.max(np.abs(evolving.state)))

@@ -197,10 +197,6 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     plan = compile_plan(model, seed=sim.seed, batch=batch)
     if plan.coupled:
         check_network_stability(plan.model, plan.channels, sim.dt, sim.method)
-    if unit_stats and plan.coupled:  # until the network kernel streams them (issue 12.2)
-        raise ModelError("unit statistics are not yet streamed for coupled models",
-                         key="unit_stats", value=unit_stats,
-                         allowed="False for a model with connections")
     first = int(math.ceil(sim.transient / sim.dt - 1e-9))
     freq = analysis_frequencies(plan, stats_freq, sim.dt)
     plan.params[:, STAT_FREQ] = freq

@@ -5,6 +5,7 @@ stability regions and validation."""
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numba
@@ -12,7 +13,16 @@ import numpy as np
 import pytest
 from oracle_network import network_reference
 
-from neurorect import Drive, LeakyReLU, ModelError, NeurorectWarning, Noise, Softplus, Step
+from neurorect import (
+    Drive,
+    LeakyReLU,
+    ModelError,
+    NeurorectWarning,
+    Noise,
+    SimulationError,
+    Softplus,
+    Step,
+)
 from neurorect._step_limits import amplification, largest_stable_step
 from neurorect.driver import simulate
 from neurorect.modelfile import load_model
@@ -214,7 +224,7 @@ def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True) 
 @pytest.mark.parametrize("method", ["exp_ab2", "exp_euler", "euler"])
 def test_network_kernel_equals_the_slow_oracle(method, form, noise, delays, coupling):
     model = delayed_network(form, noise, delays).with_values({"simulation.method": method})
-    ds = simulate(model, record_every=1, coupling=coupling)
+    ds = simulate(model, record_every=1, coupling=coupling, stats_freq=0.0)
     expected = network_reference(model, seed=5, method=method)
     # same arithmetic in another order (BLAS vs numpy matmul, stored vs recomputed
     # products, phasor vs sin): rounding only (measured <= 6e-15)
@@ -228,7 +238,7 @@ def test_dense_and_sparse_channels_agree():
         {"connections.EE.kind": "sparse", "connections.EE.probability": 0.05,
          "connections.EE.weight": 0.01, "connections.EI.delay": "0.5 ms",
          "connections.IE.tau_syn": "2 ms", "simulation.transient": 0.0})
-    options = dict(duration=0.03, neurons=range(0, 1000, 50))
+    options = dict(duration=0.03, neurons=range(0, 1000, 50), stats_freq=0.0)
     sparse = simulate(model, coupling="sparse", **options)
     dense = simulate(model, coupling="dense", **options)
     assert np.ptp(dense.rate.values) > 0.1  # the network moves
@@ -247,9 +257,9 @@ def test_chunked_network_equals_single_run_bit_for_bit(method, form, noise, dtyp
     # exp_ab2's two-step history: the ring, the last products and the filter states
     # carry over
     model = delayed_network(form, noise).with_values({"simulation.method": method})
-    whole = simulate(model, duration=0.06, record_every=1, dtype=dtype)
+    whole = simulate(model, duration=0.1, record_every=1, dtype=dtype)
     for chunk in (1, 7, 97):
-        pieces = simulate(model, duration=0.06, record_every=1, dtype=dtype,
+        pieces = simulate(model, duration=0.1, record_every=1, dtype=dtype,
                           chunk_steps=chunk)
         assert np.array_equal(whole.rate.values, pieces.rate.values)
         assert np.array_equal(whole.amplitude.values, pieces.amplitude.values,
@@ -263,9 +273,9 @@ def test_network_bits_do_not_depend_on_the_thread_count(dtype):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = simulate(model, batch=batch, dtype=dtype)
+        one = simulate(model, batch=batch, dtype=dtype, duration=0.1)
         numba.set_num_threads(max(2, before))
-        many = simulate(model, batch=batch, dtype=dtype)
+        many = simulate(model, batch=batch, dtype=dtype, duration=0.1)
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(one.rate.values, many.rate.values)
@@ -277,7 +287,7 @@ def test_network_bits_do_not_depend_on_the_thread_count(dtype):
     ("connections.EI.weight", np.array([-0.3, -0.6, -0.9])),  # W per copy
 ])
 def test_network_batch_element_equals_its_run_in_any_slot(path, values, dtype):
-    model = delayed_network("rate", "ou")
+    model = delayed_network("rate", "ou").with_values({"simulation.duration": 0.1})
     forward = simulate(model, batch={path: values}, dtype=dtype)
     backward = simulate(model, batch={path: values[::-1]}, dtype=dtype)
     for b, value in enumerate(values):
@@ -286,6 +296,9 @@ def test_network_batch_element_equals_its_run_in_any_slot(path, values, dtype):
         assert np.array_equal(forward.rate.values[b], single.rate.values)
         assert np.array_equal(backward.rate.values[len(values) - 1 - b], single.rate.values)
         assert np.array_equal(forward.r0.values[b], single.r0.values)
+        # (I's analysis frequency is 0, E's differ: I has no harmonics, NaN)
+        assert np.array_equal(forward.amplitude.values[b], single.amplitude.values,
+                              equal_nan=True)
 
 
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 2e-5)])
@@ -293,7 +306,7 @@ def test_gemm_batches_equal_their_runs_to_rounding(dtype, rtol):
     # from GEMM_FROM copies on, one matrix-matrix product serves all copies; BLAS sums in
     # another order than the single run's matrix-vector product (README, Engine): rounding,
     # float32's ~1e-7 per product grown over 150 steps of a contracting network
-    model = delayed_network("rate", "white")
+    model = delayed_network("rate", "white").with_values({"simulation.duration": 0.1})
     seeds = np.arange(10)
     batch = simulate(model, batch={"simulation.seed": seeds}, dtype=dtype)
     single = simulate(model.with_values({"simulation.seed": 7}), dtype=dtype)
@@ -332,7 +345,7 @@ def test_outside_the_stability_region_warns_and_the_run_grows():
     swing = np.abs(unstable.rate.values[-20:, 0] - 1 / (1 + rho))
     assert swing.max() > 10.0
     with warnings.catch_warnings():
-        warnings.simplefilter("error", NeurorectWarning)
+        warnings.filterwarnings("error", ".*stability region", NeurorectWarning)
         stable = simulate(self_inhibited(-rho, 0.9 * limit), record_every=1)
     assert stable.rate.values[-1, 0] == pytest.approx(1 / (1 + rho), rel=1e-9)
 
@@ -340,8 +353,9 @@ def test_outside_the_stability_region_warns_and_the_run_grows():
 @pytest.mark.parametrize("path", ["models/ei_pair.toml", "models/random_network.toml"])
 def test_shipped_networks_are_inside_the_region_at_their_dt(path):
     with warnings.catch_warnings():
-        warnings.simplefilter("error", NeurorectWarning)
-        simulate(load_model(path), duration=0.02, transient=0.0, record="none")
+        warnings.filterwarnings("error", ".*stability region", NeurorectWarning)
+        simulate(load_model(path), duration=0.02, transient=0.0, record="none",
+                 stats_freq=0.0)
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -362,3 +376,90 @@ def test_delays_and_filters_are_validated():
     assert delayed.get_value("connections.EI.delay") == pytest.approx(1.5e-3)
     with pytest.raises(ModelError, match=r"connections\.EI\.delay.*dt that divides"):
         simulate(delayed, dt=4e-4)
+
+
+# -- unit statistics and the runaway bound in the network kernel --------------------------------
+
+def _relu_network(form: str) -> Model:
+    """delayed_network with E a ReLU (alpha = 0: rates exactly 0 below threshold)."""
+    model = delayed_network(form, "white")
+    return model.with_values({"populations.E.transfer.alpha": 0.0, "simulation.duration": 0.1})
+
+
+def test_network_unit_stats_equal_the_recorded_voltage_trace():
+    model = _relu_network("voltage")
+    options = dict(record_every=1, transient=0.02, stats_freq=0.0, unit_stats=True)
+    rates = simulate(model, **options)
+    states = simulate(model, record="state", **options)
+    window = slice(100, 500)  # stats_freq = 0: every step after the transient (0.02 s)
+    r, v = rates.rate.values[window], states.state.values[window]
+    threshold = np.array([0.2] * 3 + [0.0] * 2)
+    assert np.array_equal(rates.fraction_below_threshold.values, np.mean(v < threshold, 0))
+    assert np.array_equal(rates.fraction_zero_rate.values, np.mean(r == 0.0, 0))
+    assert 0.0 < rates.fraction_zero_rate.values[:3].min()  # the ReLU is silent at times
+    # shifted sums against numpy's two-pass variance: rounding only
+    np.testing.assert_allclose(rates.rate_variance.values, r.var(axis=0), rtol=1e-10)
+
+
+def test_network_unit_stats_take_exp_ab2s_input_in_rate_form():
+    # rate form: "below" is the input handed to phi, under exp_ab2 the recurrent input
+    # extrapolated to the middle of the step, 1.5 W r_n - 0.5 W r_{n-1}, plus the drive there
+    model = _relu_network("rate").with_values(
+        {**{f"connections.{c}.{k}": 0.0 for c in ("EEslow", "IE", "EI", "II")
+            for k in ("delay", "tau_syn")}, "simulation.method": "exp_ab2"})
+    ds = simulate(model, record_every=1, transient=0.02, stats_freq=0.0, unit_stats=True)
+    r = ds.rate.values
+    W = model.coupling_matrix()
+    n = np.arange(100, 500)
+    t = (n + 0.5) * model.simulation.dt
+    drive = np.zeros((n.size, 5))
+    drive[:, :3] = 0.5 + np.array([0.2, 0.4, 0.6]) * np.sin(
+        2 * np.pi * np.array([10.0, 10.0, 25.0]) * t[:, None] + 0.3)
+    drive[:, 3:] = 0.1
+    inputs = (1.5 * r[n] - 0.5 * r[n - 1]) @ W.T + drive
+    threshold = np.array([0.2] * 3 + [0.0] * 2)
+    # the kernel's phasor and product order differ from this by rounding: a step within
+    # 1e-9 of the threshold could flip (the margin is printed if this fails)
+    margin = np.min(np.abs(inputs - threshold))
+    assert np.array_equal(ds.fraction_below_threshold.values, np.mean(inputs < threshold, 0)), \
+        margin
+
+
+def _self_excited(weight: float = 2.0) -> Model:
+    """One linear unit exciting itself: r grows like exp((weight - 1) t / tau)."""
+    pop = Population("E", tau=0.01, transfer=LeakyReLU(1.0, 0.0, 1.0), init=1.0)
+    return Model(populations=(pop,), drives={"E": Drive(I0=1.0)},
+                 connections=(Connection("EE", "E", "E", weight=weight, autapses=True,
+                                         delay=2e-4),),
+                 simulation=Simulation(dt=1e-4, duration=0.1, transient=0.0))
+
+
+def test_network_runaway_rate_raises_at_its_step():
+    free = simulate(_self_excited(), record_every=1, max_rate=math.inf, stats_freq=0.0)
+    step = int(np.argmax(np.abs(free.rate.values[:, 0]) > 1e3))
+    assert step > 0
+    with pytest.raises(SimulationError, match=rf"runaway rate at t = .* \(step {step}\) in "
+                                              r"neuron 0.*\|rate\| > max_rate = 1000 Hz"):
+        simulate(_self_excited(), max_rate=1e3, stats_freq=0.0)
+
+
+def test_overflowing_network_sums_are_pinned_at_their_step():
+    # rates of ~1e307 stay finite; their running sum for r0 overflows within a few steps.
+    # The chunk is replayed in halves to pin the step: the replay must restore the ring of
+    # past rates (a strong delayed coupling feeds them back), not only the state
+    pop = Population("E", tau=0.001, transfer=LeakyReLU(1.0, 0.0, 1.0), init=1e305)
+    model = Model(populations=(pop,), drives={"E": Drive(I0=1e306, I1=9e305, freq=50.0)},
+                  connections=(Connection("EE", "E", "E", weight=-0.9, autapses=True,
+                                          delay=3e-4),),
+                  simulation=Simulation(dt=1e-4, duration=0.05, transient=0.0))
+    # the trace, with the statistics window moved to the last step (no overflow there)
+    trace = simulate(model, transient=0.0499, stats_freq=0.0, max_rate=math.inf,
+                     record_every=1).rate.values[:, 0]
+    with np.errstate(over="ignore"):
+        step = int(np.argmax(~np.isfinite(np.cumsum(trace))))  # the kernel sums in order
+    assert step > 100  # many chunks of 17 steps in: the replay starts mid-run
+    # the message quotes the state after the replayed step: the free run's, to 3 digits
+    with pytest.raises(SimulationError, match=rf"non-finite statistics at .* \(step {step}\)"
+                                              r".*largest \|state\| "
+                                              + re.escape(f"{trace[step + 1]:.3g})")):
+        simulate(model, stats_freq=0.0, chunk_steps=17, max_rate=math.inf)

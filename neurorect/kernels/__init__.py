@@ -75,8 +75,9 @@ below the transfer's threshold ``tparams[u, 1]``: in rate form the total input h
 phi for the update of step n (recurrent input + drive + OU noise; under exponential Euler
 the drive at the middle of the step, under Euler and RK4 at t_n); in voltage form
 ``v_n < threshold``. The columns (M_BELOW, M_ZERO, M_SHIFT, M_SUM, M_SQUARES) are counts and
-shifted sums; the driver turns them into fractions and a variance. Until the network kernel
-streams them, ``simulate`` refuses ``unit_stats=True`` for coupled models (driver.py).
+shifted sums; the driver turns them into fractions and a variance. Both kernels stream them
+(the network kernel: in rate form the recurrent input of the update, so under exp_ab2 the
+input extrapolated to the middle of the step).
 
 Fast paths may contract arithmetic (``layout.FASTMATH``, FMA only) and so differ from the
 per-unit path in the last bits (agreement to 1e-12 relative is tested); which path a unit

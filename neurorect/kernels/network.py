@@ -52,6 +52,8 @@ from neurorect.kernels.layout import (
     EULER,
     EXP_AB2,
     EXP_EULER,
+    FAIL_RATE,
+    FAIL_STATE,
     GEMM_FROM,
     I0,
     RATE_FORM,
@@ -62,7 +64,14 @@ from neurorect.kernels.layout import (
     TAU,
 )
 from neurorect.kernels.random import normal_at
-from neurorect.kernels.step import decay_factors, rate_of, rhs
+from neurorect.kernels.step import (
+    add_moments,
+    decay_factors,
+    note_failure,
+    rate_fails,
+    rate_of,
+    rhs,
+)
 from neurorect.kernels.transfer import transfer_value
 
 __all__ = ["run_network", "product_lag"]
@@ -75,8 +84,10 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
     ``setup``, ``evolving``, ``recording``, ``coupling`` and ``history`` are the groups of
     :mod:`neurorect.kernels.layout`; ``evolving.state`` is (B, N). The coupling products
     run through BLAS (dense) or a CSR loop, once per channel and step; the element-wise
-    passes are serial loops. On a non-finite state, ``evolving.fail[u]`` gets the global
-    step and the run stops.
+    passes are serial loops. At a failure (a rate beyond ``setup.max_rate`` or non-finite at
+    step n, a non-finite state after the update of step n) the failure record of
+    ``evolving`` gets the unit's step, quantity and value (``step.note_failure``) and the run
+    stops; the unit statistics, when asked for, are streamed (``step.add_moments``).
     """
     # The time loop stays in this function (Numba cannot hand a loop body to a callback at
     # no cost); each pass over the units is a helper called once per step.
@@ -113,6 +124,7 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
             _network_drive(setup, evolving.ou, z, t + dt, half_sq, end)
             inputs = (coupling, history, rates, product, coupled, gather)
             _network_rhs(setup, state, drive, inputs, k1)
+            _moments(n, setup, evolving, rates, coupled, drive)
             trial[:, :] = state + 0.5 * dt * k1
             _network_rhs(setup, trial, mid, inputs, k2)
             trial[:, :] = state + 0.5 * dt * k2
@@ -129,10 +141,12 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
                        gather)
             _combine(method, coupling, history, product, coupled)
             if method != EULER:
+                _moments(n, setup, evolving, rates, coupled, drive)
                 if not _exp_update(n, setup, evolving, factors, coupled, drive, z, zs):
                     return
                 continue
             _network_drive(setup, evolving.ou, z, t, ones, drive)
+            _moments(n, setup, evolving, rates, coupled, drive)
             _euler_step(setup, state, coupled, drive)
         if not _noise_update(n, setup, evolving, factors, z, zs):
             return
@@ -216,8 +230,8 @@ def _observe(n, setup, evolving, recording, history, z, zs, half, rates, drive):
         for i in range(n_neurons):
             u = b * n_neurons + i
             rate = rate_of(kinds[u, 0], _row(tparams, u), kinds[u, 1], state[b, i])
-            if not math.isfinite(rate):
-                evolving.fail[u] = n
+            if rate_fails(rate, setup.max_rate):
+                note_failure(evolving, u, n, FAIL_RATE, rate)
                 return False
             rates[b, i] = rate
             if keep:
@@ -381,6 +395,24 @@ def _start(setup, evolving, factors, coupling, history, rates, product, drive, g
 
 
 @njit(cache=True)
+def _moments(n, setup, evolving, rates, coupled, drive):
+    """Unit statistics of step n (when asked for): the rate, and whether the input is below
+    the threshold: the total input handed to phi (rate form; ``coupled + drive`` as the
+    update takes them) or ``v_n`` (voltage form)."""
+    moments = evolving.moments
+    if moments.shape[1] == 0:
+        return
+    kinds, tparams, windows, state = setup.kinds, setup.tparams, setup.windows, evolving.state
+    n_batch, n_neurons = state.shape
+    for b in range(n_batch):
+        for i in range(n_neurons):
+            u = b * n_neurons + i
+            if n >= windows[u, 0] and n < windows[u, 1]:
+                value = coupled[b, i] + drive[b, i] if kinds[u, 1] == RATE_FORM else state[b, i]
+                add_moments(moments, u, rates[b, i], value < tparams[u, 1])
+
+
+@njit(cache=True)
 def _exp_update(n, setup, evolving, factors, coupled, drive, z, zs):
     """Pass 2 of an exponential step: update, noise, phasors (the per-unit order of
     :func:`_noise_update`). Returns False, with ``fail`` set, at a non-finite state."""
@@ -400,7 +432,7 @@ def _exp_update(n, setup, evolving, factors, coupled, drive, z, zs):
                 ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
             state[b, i] = x
             if not math.isfinite(state[b, i]):
-                evolving.fail[u] = n + 1
+                note_failure(evolving, u, n + 1, FAIL_STATE, state[b, i])
                 good = False
             z[u] *= rotation[u]
             zs[u] *= stat_rotation[u]
@@ -437,7 +469,7 @@ def _noise_update(n, setup, evolving, factors, z, zs):
             if ou_b[u] > 0.0:
                 ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
             if not math.isfinite(state[b, i]):
-                evolving.fail[u] = n + 1
+                note_failure(evolving, u, n + 1, FAIL_STATE, state[b, i])
                 good = False
             z[u] *= rotation[u]
             zs[u] *= stat_rotation[u]
