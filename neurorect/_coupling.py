@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from neurorect.errors import ModelError
+from neurorect.kernels.channels import product_lag
 from neurorect.kernels.layout import (
     CH_COL0,
     CH_COLS,
@@ -38,7 +39,6 @@ from neurorect.kernels.layout import (
     Coupling,
     History,
 )
-from neurorect.kernels.network import product_lag
 from neurorect.spec import Model
 
 __all__ = ["Channel", "coupling_channels", "coupling_arrays", "delay_steps"]

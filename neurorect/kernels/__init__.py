@@ -23,15 +23,20 @@ Modules
 ``uncoupled``
     ``run_uncoupled``: independent units, parallel over blocks (vectorised leaky-ReLU block
     path and general per-unit path).
+``channels``
+    The coupling channels (connections sharing a delay and a synaptic filter):
+    ``channel_product`` (BLAS for dense blocks, or CSR), ``channel_products`` (every
+    channel's product of a step, from the ring of past rates), ``product_lag``,
+    ``fill_ring``, ``combine_channels`` (exp_ab2's extrapolation, the synaptic filters).
 ``network``
-    ``run_network``: coupled networks, one BLAS product per step and channel (connections
-    sharing a delay and a synaptic filter), exp_ab2's extrapolation, the ring of past rates.
+    ``run_network``: coupled networks, one coupling product per step and channel (through
+    ``channels``), exp_ab2's second-order start, the update, noise and statistics.
 
 Internal interface: ``uncoupled`` and ``network`` use ``step``, ``drive``, ``random`` and
-``transfer``; ``random`` uses ``step`` (the OU factors); everything uses ``layout``. The
-entry points are ``run_uncoupled(step0, n_steps, setup, evolving, recording,
-general_only=False)`` and ``run_network(step0, n_steps, setup, evolving, recording,
-coupling, history)``.
+``transfer``; ``network`` uses ``channels``; ``random`` uses ``step`` (the OU factors);
+everything uses ``layout``. The entry points are ``run_uncoupled(step0, n_steps, setup,
+evolving, recording, general_only=False)`` and ``run_network(step0, n_steps, setup,
+evolving, recording, coupling, history)``.
 
 Layout
 ------

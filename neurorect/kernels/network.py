@@ -32,6 +32,12 @@ import math
 import numpy as np
 from numba import njit
 
+from neurorect.kernels.channels import (
+    channel_product,
+    channel_products,
+    combine_channels,
+    fill_ring,
+)
 from neurorect.kernels.drive import (
     drive_phasor,
     phasor_rotations,
@@ -40,21 +46,16 @@ from neurorect.kernels.drive import (
     synced_phasors,
 )
 from neurorect.kernels.layout import (
-    CH_COL0,
     CH_COLS,
     CH_DELAY,
-    CH_FILTERED,
     CH_IDENTITY,
-    CH_PTR0,
     CH_ROW0,
     CH_ROWS,
-    CH_W0,
     EULER,
     EXP_AB2,
     EXP_EULER,
     FAIL_RATE,
     FAIL_STATE,
-    GEMM_FROM,
     I0,
     RATE_FORM,
     RECORD_RATE,
@@ -74,7 +75,7 @@ from neurorect.kernels.step import (
 )
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["run_network", "product_lag"]
+__all__ = ["run_network"]
 
 
 @njit(cache=True)
@@ -134,12 +135,12 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
             state[:, :] = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
         else:
             if n == 0:
-                _fill_ring(history, rates)
-            _products(n, method, coupling, history, rates, product, gather)
+                fill_ring(history, rates)
+            channel_products(n, method, coupling, history, rates, product, gather)
             if n == 0:
                 _start(setup, evolving, factors, coupling, history, rates, product, drive,
                        gather)
-            _combine(method, coupling, history, product, coupled)
+            combine_channels(method, coupling, history, product, coupled)
             if method != EULER:
                 _moments(n, setup, evolving, rates, coupled, drive)
                 if not _exp_update(n, setup, evolving, factors, coupled, drive, z, zs):
@@ -251,108 +252,6 @@ def _observe(n, setup, evolving, recording, history, z, zs, half, rates, drive):
 
 
 @njit(cache=True)
-def _fill_ring(history, rates):
-    """At global step 0: every slot of the ring holds r(0) (the history before t = 0)."""
-    ring = history.rates
-    if ring.shape[0] > 1:
-        for slot in range(ring.shape[0]):
-            ring[slot, :, :] = rates
-
-
-@njit(cache=True)
-def product_lag(method, delay):
-    """Age in steps of the rates that the product of step n of a channel with a delay of
-    ``delay`` steps uses: ``delay``, or ``delay - 1`` (at least 0) under EXP_AB2, whose
-    step takes the products at both ends of the delayed interval (module docstring)."""
-    if method == EXP_AB2:
-        return max(delay - 1, 0)
-    return delay
-
-
-@njit(cache=True)
-def _products(n, method, coupling, history, rates, product, gather):
-    """Every channel's product of step n, from its delayed rates, into ``product``."""
-    ring = history.rates
-    for k in range(coupling.channels.shape[0]):
-        lag = product_lag(method, coupling.channels[k, CH_DELAY])
-        if lag == 0:
-            _channel_product(coupling, k, rates, product, gather)
-        else:
-            _channel_product(coupling, k, ring[(n - lag) % ring.shape[0]], product, gather)
-
-
-@njit(cache=True)
-def _channel_product(coupling, k, source, product, gather):
-    """product[b, rows of channel k] = W_k @ source[b, cols of channel k]: BLAS for dense
-    blocks (one matrix-matrix product for a shared W from GEMM_FROM copies on), else CSR."""
-    W, indptr, indices, weights = coupling.W, coupling.indptr, coupling.indices, coupling.weights
-    info = coupling.channels[k]
-    row0, n_rows, col0, n_cols = info[CH_ROW0], info[CH_ROWS], info[CH_COL0], info[CH_COLS]
-    n_batch = source.shape[0]
-    if indptr.shape[0] > 0:
-        ptr0 = info[CH_PTR0]
-        for b in range(n_batch):
-            row = source[b]  # unsigned indices into a 1-D row: no negative-index wraparound
-            for i in range(n_rows):
-                total = 0.0
-                for j in range(indptr[ptr0 + i], indptr[ptr0 + i + 1]):
-                    total += weights[j] * row[indices[j]]
-                product[b, row0 + i] = total
-        return
-    if info[CH_IDENTITY] == 1:
-        x = source
-    else:  # gather the channel's pre neurons into a contiguous block
-        x = gather[:n_batch * n_cols].reshape(n_batch, n_cols)
-        for b in range(n_batch):
-            for j in range(n_cols):
-                x[b, j] = source[b, coupling.cols[col0 + j]]
-    w0 = info[CH_W0]
-    if W.shape[0] == 1 and n_batch >= GEMM_FROM:
-        block = W[0, w0:w0 + n_rows * n_cols].reshape(n_rows, n_cols)
-        product[:, row0:row0 + n_rows] = np.dot(x, block.T)  # all copies in one product
-    else:
-        for b in range(n_batch):  # matrix-vector per copy: what a single run does
-            c = b if W.shape[0] > 1 else 0
-            block = W[c, w0:w0 + n_rows * n_cols].reshape(n_rows, n_cols)
-            product[b, row0:row0 + n_rows] = np.dot(block, x[b])
-
-
-@njit(cache=True)
-def _combine(method, coupling, history, product, coupled):
-    """The recurrent input of every unit over the step, from the channels' products: held
-    (EXP_EULER, EULER, RK4) or at the middle of the step (EXP_AB2), through the synaptic
-    filters; ``coupled`` (B, N) float64."""
-    channels, rows, synapse = coupling.channels, coupling.rows, coupling.synapse
-    previous, synaptic = history.previous, history.synaptic
-    n_batch = product.shape[0]
-    single = channels.shape[0] == 1 and channels[0, CH_IDENTITY] == 1
-    if not single:
-        coupled[:, :] = 0.0
-    ab2 = method == EXP_AB2
-    for k in range(channels.shape[0]):
-        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
-        filtered = channels[k, CH_FILTERED] == 1
-        w_new, w_old = (1.5, -0.5) if channels[k, CH_DELAY] == 0 else (0.5, 0.5)
-        s_a, s_b = synapse[k, 0], synapse[k, 1]
-        for b in range(n_batch):
-            for i in range(n_rows):
-                r = row0 + i
-                value = float(product[b, r])
-                if ab2:
-                    value = w_new * value + w_old * previous[b, r]
-                    previous[b, r] = product[b, r]
-                if filtered:
-                    s = synaptic[b, r]
-                    s_next = s_a * s + s_b * value
-                    value = 0.5 * (s + s_next) if ab2 else s
-                    synaptic[b, r] = s_next
-                if single:
-                    coupled[b, i] = value
-                else:
-                    coupled[b, rows[r]] += value
-
-
-@njit(cache=True)
 def _start(setup, evolving, factors, coupling, history, rates, product, drive, gather):
     """Global step 0: synaptic filters at rest with r(0) (``s = W r(0)``), EXP_AB2's last
     products, and its second-order start for undelayed channels: an exponential-Euler
@@ -387,7 +286,7 @@ def _start(setup, evolving, factors, coupling, history, rates, product, drive, g
     ahead = np.empty_like(product)
     for k in range(channels.shape[0]):
         if channels[k, CH_DELAY] == 0:
-            _channel_product(coupling, k, predicted, ahead, gather)
+            channel_product(coupling, k, predicted, ahead, gather)
             row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
             for b in range(n_batch):
                 for i in range(row0, row0 + n_rows):
@@ -508,8 +407,8 @@ def _network_rhs(setup, states, drive, inputs, out):
     coupling, history, rates, product, coupled, gather = inputs
     _network_rates(setup, states, rates)
     for k in range(coupling.channels.shape[0]):
-        _channel_product(coupling, k, rates, product, gather)
-    _combine(RK4, coupling, history, product, coupled)
+        channel_product(coupling, k, rates, product, gather)
+    combine_channels(RK4, coupling, history, product, coupled)
     kinds, tparams, params = setup.kinds, setup.tparams, setup.params
     n_batch, n_neurons = states.shape
     for b in range(n_batch):
