@@ -127,7 +127,8 @@ def _init_table(init: Any) -> Any:
 
 
 def _connection_table(connection: Connection) -> dict[str, Any]:
-    """A connection's table: the keys its kind uses (and ``autapses`` when true)."""
+    """A connection's table: the keys its kind uses (and ``autapses``, ``delay``,
+    ``tau_syn`` when set)."""
     c = connection
     entry: dict[str, Any] = {"pre": c.pre, "post": c.post, "kind": c.kind, "weight": c.weight}
     if c.kind == "sparse":
@@ -139,6 +140,10 @@ def _connection_table(connection: Connection) -> dict[str, Any]:
                            else [list(row) for row in c.matrix])
     if c.autapses:
         entry["autapses"] = True
+    if c.delay:
+        entry["delay"] = c.delay
+    if c.tau_syn:
+        entry["tau_syn"] = c.tau_syn
     return entry
 
 

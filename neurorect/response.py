@@ -161,8 +161,11 @@ def _linear(model, freqs, I0, I1, population, n_harmonics):
     input_vector = np.zeros(model.size)
     input_vector[lo:hi] = 1.0
     W = model.coupling_matrix() if model.connections else np.zeros((model.size,) * 2)
-    linear = linear_response(W, I0_vector, transfers, freqs, tau=taus, form=form,
-                             input_vector=input_vector)
+    channels, delay, tau_syn = model.coupling_channels()  # delays and synaptic filters
+    filtered = bool(np.any(delay > 0) or np.any(tau_syn > 0))
+    linear = linear_response(channels if filtered else W, I0_vector, transfers, freqs,
+                             tau=taus, form=form, input_vector=input_vector,
+                             **({"delay": delay, "tau_syn": tau_syn} if filtered else {}))
     chi = (linear["gain"] * np.exp(1j * linear["phase"])).transpose("freq", "neuron").values
     coefficient = np.zeros((len(model.populations), freqs.size, n_harmonics), complex)
     coefficient[..., 0] = _population_mean(model, chi) * I1

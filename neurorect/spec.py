@@ -30,6 +30,11 @@ Coupling kinds (``W`` is post x pre; each connection fills the block of its two 
 
 ``autapses = false`` (default) removes self-connections in random and full blocks of a
 population onto itself.
+
+Transmission delay and synaptic filter (per connection, so uniform per population pair):
+``delay`` (s, a whole number of time steps) delays the presynaptic rates, and ``tau_syn``
+(s, 0 = none) passes the connection's input through a first-order low-pass,
+``tau_syn ds/dt = -s + W r(t - delay)``. Before t = 0 the rates are the initial ones.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ __all__ = [
 ]
 
 FORMS = ("rate", "voltage")
-METHODS = ("exp_euler", "euler", "rk4")
+METHODS = ("exp_ab2", "exp_euler", "euler", "rk4")
 CONNECTION_KINDS = ("full", "dense", "sparse", "gaussian")
 RECORD_CHOICES = ("rate", "state", "none")
 
@@ -148,7 +153,9 @@ class Connection:
     form (it multiplies rates) and drive units per Hz in voltage form too (it multiplies
     ``phi(v)``): ``0.1`` (SI: 1/Hz for dimensionless drive), ``"0.1 s"`` or ``"2 mV/Hz"``.
     ``g`` (the spread of gaussian weights) is in the same units; ``probability`` is
-    dimensionless.
+    dimensionless. ``delay`` (s, >= 0) is the transmission delay, a whole number of time
+    steps; ``tau_syn`` (s, >= 0, 0 = none) the time constant of a first-order synaptic
+    filter on the connection's input.
     """
 
     name: str
@@ -161,11 +168,15 @@ class Connection:
     matrix: tuple[tuple[float, ...], ...] | str | None = None
     seed: int = 0
     autapses: bool = False
+    delay: float = 0.0
+    tau_syn: float = 0.0
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, CONNECTION_KINDS)
-        for name in ("weight", "probability", "g"):
+        for name in ("weight", "probability", "g", "delay", "tau_syn"):
             object.__setattr__(self, name, float(_si("Connection", name, getattr(self, name))))
+        for name in ("delay", "tau_syn"):
+            check_nonnegative(name, getattr(self, name), unit="s")
         if not math.isfinite(self.weight):
             raise ModelError("must be finite", key="weight", value=self.weight,
                              allowed="a finite number")
@@ -228,7 +239,11 @@ class Simulation:
         Time step, s.
     duration : float
         Simulated time, s.
-    method : {"exp_euler", "euler", "rk4"}
+    method : {"exp_ab2", "exp_euler", "euler", "rk4"}
+        Integrator (see README, Engine): ``exp_ab2`` (default) is exponential Euler with
+        the recurrent input extrapolated to the middle of the step, second order for
+        networks; ``exp_euler`` holds the recurrent input at its left-end value (first
+        order for networks); both are the same for uncoupled units.
     seed : int
         Seed of the noise (and nothing else; random coupling has its own seeds).
     transient : float
@@ -242,7 +257,7 @@ class Simulation:
 
     dt: float = 1e-4
     duration: float = 1.0
-    method: str = "exp_euler"
+    method: str = "exp_ab2"
     seed: int = 0
     transient: float = 0.0
     record: str = "rate"
@@ -333,15 +348,18 @@ class Model:
 
     def _check_dt(self) -> None:
         sim = self.simulation
-        tau_min = min(p.tau for p in self.populations)
+        tau_min = min([p.tau for p in self.populations]
+                      + [c.tau_syn for c in self.connections if c.tau_syn > 0.0])
         limits = {"euler": 1.0, "rk4": 2.0}
         if sim.method in limits and sim.dt > limits[sim.method] * tau_min:
             bound = limits[sim.method] * tau_min
             raise ModelError(f"dt too large for the explicit method {sim.method!r}",
                              key="simulation.dt", value=sim.dt,
                              allowed=f"dt <= {bound:g} s ({limits[sim.method]:g} x the smallest "
-                                     f"tau, {tau_min:g} s), or method = 'exp_euler'",
+                                     f"tau or tau_syn, {tau_min:g} s), or method = 'exp_ab2' "
+                                     "or method = 'exp_euler'",
                              file=self.source)
+        self._check_delays()
         nyquist = 0.5 / sim.dt
         for pop_name, drive in self.drives.items():
             fmax = float(np.max(drive.freq))
@@ -350,6 +368,27 @@ class Model:
                                  key=f"drives.{pop_name}.freq", value=fmax,
                                  allowed=f"freq < 1/(2 dt) = {nyquist:g} Hz",
                                  file=self.source)
+
+    def _check_delays(self) -> None:
+        """Delays are whole numbers of steps; RK4 takes neither delays nor filters."""
+        sim = self.simulation
+        for conn in self.connections:
+            steps = conn.delay / sim.dt
+            if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+                below, above = math.floor(steps) * sim.dt, math.ceil(steps) * sim.dt
+                raise ModelError(
+                    f"the delay must be a whole number of time steps (dt = {sim.dt:g} s): "
+                    "the ring buffer of past rates holds whole steps only",
+                    key=f"connections.{conn.name}.delay", value=conn.delay,
+                    allowed=f"a multiple of dt, e.g. {below:g} s or {above:g} s, or a dt "
+                            "that divides the delay", file=self.source)
+            if sim.method == "rk4" and (conn.delay > 0.0 or conn.tau_syn > 0.0):
+                key = "delay" if conn.delay > 0.0 else "tau_syn"
+                raise ModelError(
+                    "method 'rk4' takes no transmission delays or synaptic filters",
+                    key="simulation.method", value=sim.method,
+                    allowed=f"'exp_ab2' (second order), 'exp_euler' or 'euler' for a model "
+                            f"with connections.{conn.name}.{key} > 0", file=self.source)
 
     # -- access -------------------------------------------------------------------------
     def population(self, name: str) -> Population:
@@ -394,6 +433,23 @@ class Model:
                 raise error.in_context(prefix=f"connections.{conn.name}",
                                        file=self.source) from None
         return W
+
+    def coupling_channels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The coupling split into channels: connections sharing a ``delay`` and a
+        ``tau_syn``, in order of first appearance.
+
+        Returns ``(W, delay, tau_syn)``: W (K, N, N) drive units per Hz, summing to
+        :meth:`coupling_matrix`; delay and tau_syn (K,), s (0: none).
+        """
+        groups: dict[tuple[float, float], list[Connection]] = {}
+        for conn in self.connections:
+            groups.setdefault((conn.delay, conn.tau_syn), []).append(conn)
+        if not groups:
+            return np.zeros((0, self.size, self.size)), np.zeros(0), np.zeros(0)
+        W = np.stack([self.replace(connections=tuple(group)).coupling_matrix()
+                      for group in groups.values()])
+        keys = np.array(list(groups), dtype=float)
+        return W, keys[:, 0], keys[:, 1]
 
     def drive(self, name: str) -> Drive:
         """The drive of population ``name`` (zero drive if none is given)."""

@@ -165,7 +165,7 @@ def _perturbed_run(model: Model, duration: float, eps: float, n_pairs: int, seed
         batch[f"populations.{pop.name}.init.seed"] = [0] + [pair[j] for pair in seeds]
     run = simulate(model.replace(populations=tuple(populations)), duration, dt=dt,
                    method=method, record="state", record_every=record_every, neurons=neurons,
-                   batch=batch, progress=False)
+                   batch=batch, progress=False, max_rate=math.inf)  # a runaway is measured
     state = run["state"].transpose("batch", "time", ...).values
     return run.time.values, state
 

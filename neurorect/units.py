@@ -255,7 +255,7 @@ FIELD_DIMENSIONS: dict[str, dict[str, str]] = {
                    "record_every": "count", "n_harmonics": "count"},
     "Population": {"tau": "time", "size": "count", "init": "state"},
     "Connection": {"weight": "drive/rate", "probability": "dimensionless", "g": "drive/rate",
-                   "seed": "count"},
+                   "seed": "count", "delay": "time", "tau_syn": "time"},
     "LIFNeuron": {"tau_m": "time", "v_th": "voltage", "v_reset": "voltage", "t_ref": "time",
                   "sigma": "voltage", "n_neurons": "count", "dt": "time"},
     "Drive": {"I0": "drive", "I1": "drive", "freq": "frequency", "phase": "angle"},

@@ -58,11 +58,10 @@ from neurorect.theory import fixed_point
 from neurorect.transfer import LeakyReLU
 
 __all__ = ["MatchInfo", "matched_network", "delayed_eigenvalues", "delayed_response",
-           "rate_network_theory", "rate_network_arrays", "RateNetwork", "DELAYS_SUPPORTED"]
+           "rate_network_theory", "rate_network_arrays", "RateNetwork"]
 
 #: Whether the rate engine's connections carry a transmission delay (``Connection.delay``,
 #: being added to the engine); without it the matched model's delay lives in its MatchInfo.
-DELAYS_SUPPORTED = "delay" in {f.name for f in fields(Connection)}
 
 _FIT_BAND = (1.0, 200.0)  # Hz: the band of the tau and delay fit
 _N_FIT = 30
@@ -251,9 +250,8 @@ def _build(model, network: LIFNetwork, transfer: LeakyReLU, tau: float, rate: fl
 
     populations = [Population(name=p, tau=tau, transfer=transfer, size=1, form="rate",
                               init=rate) for p in POPULATIONS]
-    extra = {"delay": delay} if DELAYS_SUPPORTED else {}
     connections = [Connection(name=post + pre, pre=pre, post=post, kind="full",
-                              weight=weights[j], **extra)
+                              weight=weights[j], delay=delay)
                    for j, pre in enumerate(POPULATIONS) for post in POPULATIONS]
     if isinstance(model, Model):
         sim = model.simulation

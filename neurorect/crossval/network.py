@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -38,12 +37,11 @@ from neurorect._arguments import model_argument
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice
 from neurorect.crossval.matched import (
-    DELAYS_SUPPORTED,
     matched_network,
     rate_network_arrays,
     rate_network_theory,
 )
-from neurorect.errors import ModelError, NeurorectWarning
+from neurorect.errors import ModelError
 from neurorect.fourier import wrap_phase
 from neurorect.lif import isi_cv
 from neurorect.lif.mean_field import mean_field
@@ -69,12 +67,8 @@ def _check_freqs(freqs: ArrayLike) -> np.ndarray:
 
 def _rate_model(model: Model, refit: bool) -> tuple[Model, float, str]:
     """The rate network, its delay (s) and where it came from."""
-    if refit or not DELAYS_SUPPORTED:
+    if refit:
         matched, info = matched_network(model, full_output=True)
-        if not refit:
-            warnings.warn("the rate engine has no connection delays in this installation: "
-                          "the rate network is recomputed from the [lif_network] table "
-                          "(as with refit=True)", NeurorectWarning, stacklevel=3)
         return matched, info.delay, "refit to the mean field (matched_network)"
     names = {p.name for p in model.populations}
     if not set(POPULATIONS) <= names:
@@ -104,9 +98,6 @@ def _rate_part(rate: Model, delay: float, network, freqs, fine, depth, method, p
                                  delay=delay)
     if method == "theory":
         return theory, theory
-    if not DELAYS_SUPPORTED:
-        raise ModelError("simulating the rate network needs connection delays in the rate "
-                         "engine", key="rate_method", value=method, allowed="'theory'")
     from neurorect.driver import simulate
 
     values: dict[str, Any] = {}
