@@ -8,7 +8,7 @@ four example states: asynchronous irregular (AI, g = 5, eta = 2), synchronous re
 g = 3, eta = 2), synchronous irregular fast (SI fast, g = 6, eta = 4) and slow (SI slow,
 g = 4.5, eta = 0.9). Figure and netCDF results; Brian2 compiles on first use.
 
-    .venv/bin/python analyses/brunel_phase_diagram.py [--out analyses/output] [--quick]
+    .venv/bin/python analyses/brunel_phase_diagram.py [--quick] [--out DIR] [--figures DIR]
 """
 
 from __future__ import annotations
@@ -142,12 +142,20 @@ def figure(mf: xr.Dataset, runs: dict[str, xr.Dataset], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="analyses/output", help="output folder")
+    parser.add_argument("--out", default=None,
+                        help="folder of the results (default analyses/output)")
+    parser.add_argument("--figures", default=None,
+                        help="folder of the figure (default analyses/figures, the gallery)")
     parser.add_argument("--quick", action="store_true",
-                        help="a coarse grid and short Brian2 runs (a smoke run)")
+                        help="a coarse grid and short Brian2 runs (a smoke run; written to "
+                             "analyses/output/quick unless --out/--figures say otherwise)")
     args = parser.parse_args()
-    out = Path(args.out)
+    root = Path(__file__).resolve().parent
+    default = root / "output" / "quick" if args.quick else None
+    out = Path(args.out) if args.out else (default or root / "output")
+    figures = Path(args.figures) if args.figures else (default or root / "figures")
     out.mkdir(parents=True, exist_ok=True)
+    figures.mkdir(parents=True, exist_ok=True)
     mf = theory(args.quick)
     runs = brian2_states(0.35 if args.quick else 1.2, 0.15 if args.quick else 0.4)
     summary = xr.Dataset(
@@ -162,8 +170,9 @@ def main() -> None:
         summary[name].attrs = {"units": "Hz" if "r0" in name else "1", "long_name": name}
     save(mf, out / "brunel_phase_diagram.nc")
     save(summary, out / "brunel_phase_diagram_brian2.nc")
-    figure(mf, runs, out / "brunel_phase_diagram.png")
-    print(f"wrote {out / 'brunel_phase_diagram.png'} and the results beside it")
+    figure(mf, runs, figures / "brunel_phase_diagram.png")
+    print(f"wrote {figures / 'brunel_phase_diagram.png'}, {out / 'brunel_phase_diagram.nc'} "
+          f"and {out / 'brunel_phase_diagram_brian2.nc'}")
 
 
 if __name__ == "__main__":
