@@ -26,6 +26,9 @@ _LAZY = {
                                                "Transfer")},
     "frequency_response": "neurorect.response",
     "run_sweep": "neurorect.sweeps",
+    # the other exceptions (all NeurorectError), for callers to catch by name
+    "DimensionError": "neurorect.units", "FileError": "neurorect.io",
+    "SchedulerError": "neurorect.sweeps.execute", "StoreMismatchError": "neurorect.sweeps.store",
 }
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "ReLU", "Sigmoid", "Simulation", "SimulationError", "Softplus", "Step", "Transfer",
     "__version__", "dump_model", "load_model", "simulate", "single_population",
     "frequency_response", "run_sweep",
+    "DimensionError", "FileError", "SchedulerError", "StoreMismatchError",
 ]
 
 

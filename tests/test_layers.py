@@ -141,3 +141,15 @@ def test_importing_analysis_code_loads_neither_numba_nor_brian2():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=PACKAGE.parent)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_public_name_resolves_and_errors_share_one_base():
+    """Each name of ``neurorect.__all__`` imports (the package face is lazy: a typo in its
+    table would only show on first use), and every exception class is a NeurorectError."""
+    import neurorect
+
+    for name in neurorect.__all__:
+        value = getattr(neurorect, name)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            assert issubclass(value, (neurorect.NeurorectError, Warning)), name
+    assert set(neurorect.__all__) <= set(dir(neurorect))
