@@ -268,7 +268,7 @@ def _local_cluster(n_workers: int):
     try:
         with _ignoring_ctrl_c():
             return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                dashboard_address=None)
+                                dashboard_address=":0")  # any free port: no clash
     except RuntimeError as error:
         raise ModelError(f"could not start a local Dask cluster ({error})", key="executor",
                          value="dask", allowed=hint) from error
