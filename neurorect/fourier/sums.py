@@ -101,15 +101,26 @@ def _rhs(acc: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.concatenate([np.conj(scaled[:, :0:-1]), scaled], axis=-1)
 
 
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the stacked float ``columns``, sorted, and each row's index in
+    them: ``np.unique(..., axis=0, return_inverse=True)`` by one lexsort (several times
+    faster: no structured-dtype sort)."""
+    order = np.lexsort(columns[::-1])
+    rows = np.stack(columns, axis=1)[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+    inverse = np.empty(order.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return rows[new], inverse
+
+
 def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray):
     """r0 and z_1..z_K of units fitted with K = acc.shape[1] - 1 harmonics (K may be 0);
     NaN where the Gram is not regular (:func:`_regular`)."""
     K = acc.shape[1] - 1
     size = 2 * K + 1
     # units sharing (f, start, N) share their Gram: build each distinct one once
-    keys, inverse = np.unique(np.stack([freq, start, count], axis=1), axis=0,
-                              return_inverse=True)
-    inverse = inverse.reshape(-1)
+    keys, inverse = _distinct_rows(freq, start, count)
     sums = geometric_sums(keys[:, 0], dt, keys[:, 1], keys[:, 2], 2 * K + 1)
     regular = _regular(sums, keys[:, 2], K)
     beta = np.full((count.size, size), np.nan + 0j)
