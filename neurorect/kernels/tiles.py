@@ -17,8 +17,8 @@ Two tiles:
   (masked); the three give the same bits.
 * :func:`checked_tile` (everything else of the leaky-ReLU family: OU or white noise, unit
   statistics, runaway checks at every step, its own statistics phasor): one step per pass,
-  the normals of a step pair drawn for the whole tile at once
-  (:func:`neurorect.kernels.random.normal_pairs`).
+  the normals of four steps drawn for the whole tile at once
+  (:func:`neurorect.kernels.random.normal_quads`).
 
 Both compute exponential Euler with the drive at the middle of the step from the mid-step
 phasor ``zm_n = exp(i (2 pi f (n + 1/2) dt + phase))``, exact at every multiple of RESYNC and
@@ -53,7 +53,7 @@ from neurorect.kernels.layout import (
     SIN_PHASE,
     VOLTAGE_FORM,
 )
-from neurorect.kernels.random import key_schedule, normal_pairs
+from neurorect.kernels.random import key_schedule, normal_quads
 from neurorect.kernels.step import as_state, decay_factors, note_failure, rate_fails
 
 __all__ = ["TILE", "UNROLL", "NOISE_FREE", "NOISE_OU", "NOISE_WHITE", "deterministic_tile",
@@ -70,8 +70,9 @@ NOISE_FREE, NOISE_OU, NOISE_WHITE = 0, 1, 2  #: noise kind of a checked tile
 N_ROWS = 22
 # rows of a tile's work array W (float64, (N_WORK, TILE)): one allocation, so that the SIMD
 # loops see few distinct arrays and constant row strides (LLVM then needs no alias checks)
-(W_ZR, W_ZI, W_ZSR, W_ZSI, W_ETA, W_NORMAL, W_NEXT_NORMAL, W_TAKE, W_POWER_R, W_POWER_I,
- W_BASE_R, W_BASE_I, W_FAIL_STEP, W_FAIL_WHAT, W_FAIL_VALUE, W_FAILURES, W_MOMENTS) = range(17)
+W_ZR, W_ZI, W_ZSR, W_ZSI, W_ETA, W_NORMAL = range(6)  # W_NORMAL + r: the step quad's normals
+(W_TAKE, W_POWER_R, W_POWER_I, W_BASE_R, W_BASE_I, W_FAIL_STEP, W_FAIL_WHAT, W_FAIL_VALUE,
+ W_FAILURES, W_MOMENTS) = range(W_NORMAL + 4, W_NORMAL + 14)
 N_WORK = W_MOMENTS + 5
 # accumulation modes of a deterministic segment
 _NONE, _ALL, _MASKED = 0, 1, 2
@@ -413,7 +414,7 @@ def deterministic_tile(units, lo, size, step0, n_steps, setup, evolving, recordi
 
 # ------------------------------------------------------------------------- checked tile
 @njit(inline="always", **_KERNEL)
-def _checked_step(P, X, W, S, n, voltage, stats, track, max_rate):
+def _checked_step(P, X, W, S, n, voltage, stats, track, max_rate, normal_row):
     """One step of every lane: rate, runaway check, statistics (sum r, first harmonic; unit
     moments if ``stats``; ``voltage`` and ``stats`` are constants), update with noise (OU and
     white noise both applied: a unit's other factor is 0), first-failure record, phasor
@@ -448,7 +449,7 @@ def _checked_step(P, X, W, S, n, voltage, stats, track, max_rate):
             W[W_MOMENTS + M_BELOW, j] += 1.0 if (inside & below) else 0.0
             W[W_MOMENTS + M_ZERO, j] += 1.0 if (inside & (rate == 0.0)) else 0.0
         target = drive if voltage else _phi(drive, P, j)
-        normal = W[W_NORMAL, j]
+        normal = W[normal_row, j]
         x = as_state(P[R_A, j] * x + P[R_B, j] * target + P[R_WHITE_B, j] * normal, X)
         W[W_ETA, j] = P[R_OU_A, j] * W[W_ETA, j] + P[R_OU_B, j] * normal
         X[j] = x
@@ -469,27 +470,27 @@ def _checked_step(P, X, W, S, n, voltage, stats, track, max_rate):
 
 
 @njit(inline="always", **_KERNEL)
-def _checked_dispatch(P, X, W, S, n, voltage, stats, track, max_rate):
+def _checked_dispatch(P, X, W, S, n, voltage, stats, track, max_rate, normal_row):
     """:func:`_checked_step` with constant flags: one specialised SIMD loop each."""
     if track:
         if stats:
             if voltage:
-                _checked_step(P, X, W, S, n, True, True, True, max_rate)
+                _checked_step(P, X, W, S, n, True, True, True, max_rate, normal_row)
             else:
-                _checked_step(P, X, W, S, n, False, True, True, max_rate)
+                _checked_step(P, X, W, S, n, False, True, True, max_rate, normal_row)
         elif voltage:
-            _checked_step(P, X, W, S, n, True, False, True, max_rate)
+            _checked_step(P, X, W, S, n, True, False, True, max_rate, normal_row)
         else:
-            _checked_step(P, X, W, S, n, False, False, True, max_rate)
+            _checked_step(P, X, W, S, n, False, False, True, max_rate, normal_row)
     elif stats:
         if voltage:
-            _checked_step(P, X, W, S, n, True, True, False, max_rate)
+            _checked_step(P, X, W, S, n, True, True, False, max_rate, normal_row)
         else:
-            _checked_step(P, X, W, S, n, False, True, False, max_rate)
+            _checked_step(P, X, W, S, n, False, True, False, max_rate, normal_row)
     elif voltage:
-        _checked_step(P, X, W, S, n, True, False, False, max_rate)
+        _checked_step(P, X, W, S, n, True, False, False, max_rate, normal_row)
     else:
-        _checked_step(P, X, W, S, n, False, False, False, max_rate)
+        _checked_step(P, X, W, S, n, False, False, False, max_rate, normal_row)
 
 
 @njit(inline="always", **_KERNEL)
@@ -515,7 +516,7 @@ def _checked_harmonics(S, W, n_harmonics):
 @njit(inline="always", **_KERNEL)
 def _checked_loop(tile_units, size, step0, end, setup, recording, P, X, W, S, SCHEDULE,
                   voltage, noise, stats, track):
-    """The checked tile's time loop: events, normals of each step pair, the step (``track``:
+    """The checked tile's time loop: events, normals of each step quad, the step (``track``:
     record the first failure of each lane, else only count failures)."""
     n_harmonics = S.shape[0] // 2
     channel = 1 if noise == NOISE_WHITE else 0
@@ -525,15 +526,13 @@ def _checked_loop(tile_units, size, step0, end, setup, recording, P, X, W, S, SC
             _resync(tile_units, size, n, setup, W)
         if records and n % recording.every == 0:
             _record(tile_units, size, n, P, X, voltage, recording)
-        if noise != NOISE_FREE:
-            if n % 2 == 0 or n == step0:
-                normal_pairs(SCHEDULE, n >> 1, channel, W[W_NORMAL], W[W_NEXT_NORMAL])
-            if n % 2 == 1:
-                W[W_NORMAL, :] = W[W_NEXT_NORMAL, :]
+        if noise != NOISE_FREE and (n % 4 == 0 or n == step0):
+            normal_quads(SCHEDULE, n >> 2, channel, W, W_NORMAL)
         if n_harmonics > 1:
             W[W_BASE_R, :] = W[W_ZSR, :]
             W[W_BASE_I, :] = W[W_ZSI, :]
-        _checked_dispatch(P, X, W, S, n, voltage, stats, track, setup.max_rate)
+        _checked_dispatch(P, X, W, S, n, voltage, stats, track, setup.max_rate,
+                          W_NORMAL + n % 4)
         if n_harmonics > 1:
             _checked_harmonics(S, W, n_harmonics)
 
