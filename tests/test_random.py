@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pytest
 from numba import njit
-from scipy import special, stats
+from scipy import special
 
 from neurorect.kernels.layout import FASTMATH
 from neurorect.kernels.random import (
