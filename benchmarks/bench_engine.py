@@ -12,6 +12,7 @@ Compile time is excluded everywhere (warm-up runs first). Threads are fixed: BLA
 thread; neurorect's Numba kernels at 1 and at 2 threads (stated per row). Run by hand:
 
     .venv/bin/python benchmarks/bench_engine.py [--quick] [--no-brian2] [--neurorect-only]
+        [--only w1|w2]
 """
 
 from __future__ import annotations
@@ -278,14 +279,17 @@ def main() -> None:
     parser.add_argument("--neurorect-only", action="store_true",
                         help="time neurorect alone (no NumPy, W @ r or Brian2 baselines): "
                              "for before/after comparisons of the engine")
+    parser.add_argument("--only", choices=("w1", "w2"), help="run one workload")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     baselines = not args.neurorect_only
     brian2 = baselines and not args.no_brian2
     print(f"numba {numba.__version__}, numpy {np.__version__}, BLAS threads 1, "
           f"cores {os.cpu_count()}")
-    report_w1(scale, 3 if args.quick else 7, baselines=baselines, brian2=brian2)
-    report_w2(scale, 3, baselines=baselines, brian2=brian2)
+    if args.only != "w2":
+        report_w1(scale, 3 if args.quick else 7, baselines=baselines, brian2=brian2)
+    if args.only != "w1":
+        report_w2(scale, 3, baselines=baselines, brian2=brian2)
 
 
 if __name__ == "__main__":

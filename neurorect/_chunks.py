@@ -24,9 +24,10 @@ from neurorect.kernels.uncoupled import run_uncoupled
 __all__ = ["run_in_chunks", "coupling_arrays"]
 
 _CHUNK_UNIT_STEPS = 2e7  # unit-steps per chunk (~0.05-0.1 s of work): progress granularity
-# uncoupled chunks are longer (~0.1 s at 1e9 unit-steps/s): a chunk's start costs ~13 libm
-# calls per unit (phasors, decay factors), 3 % of the work at 10,000 steps, 30 % at 1,000
-_UNCOUPLED_CHUNK_UNIT_STEPS = 1e8
+# uncoupled chunks are longer (~0.3 s at 1.3e9 unit-steps/s): a chunk's start costs ~0.6 us
+# per unit (paths, tiles, ~13 libm calls for phasors and decay factors; measured: three
+# chunks instead of one made W1's 20,000 steps 9 % slower)
+_UNCOUPLED_CHUNK_UNIT_STEPS = 4e8
 _PROGRESS_AFTER = 2.0  # s: show a progress bar when a run is predicted to take longer
 
 
