@@ -111,10 +111,11 @@ def _synced_mid_phasor(params, u, n, dt, rotation):
 
 
 @njit(**_KERNEL)
-def _load(units, lo, size, step0, setup, evolving, P, X, W, S):
+def _load(units, lo, size, step0, setup, evolving, P, X, W, S, statistics):
     """Fill a tile's parameters P, state X, phasors (W rows W_ZR, W_ZI: the drive's at the
-    middle of the step; W_ZSR, W_ZSI: the statistics') and sums S (rows: sum r, then Re, Im
-    of each harmonic) for units[lo:lo + size]; W's other rows are zeroed."""
+    middle of the step; W_ZSR, W_ZSI: the statistics', if ``statistics``: a deterministic
+    tile sums in the drive's frame and needs none) and sums S (rows: sum r, then Re, Im of
+    each harmonic) for units[lo:lo + size]; W's other rows are zeroed."""
     dt, params, tparams = setup.dt, setup.params, setup.tparams
     P[:, :] = 0.0
     P[R_A, :] = 1.0
@@ -153,9 +154,10 @@ def _load(units, lo, size, step0, setup, evolving, P, X, W, S):
                                        - tparams[u, 1])
         P[R_FOLD_BASELINE, j] = b * tparams[u, 5]
         zm = _synced_mid_phasor(params, u, step0, dt, rotation)
-        _, zs = synced_phasors(params, u, step0, dt, rotation, stat_rotation)
         W[W_ZR, j], W[W_ZI, j] = zm.real, zm.imag
-        W[W_ZSR, j], W[W_ZSI, j] = zs.real, zs.imag
+        if statistics:
+            _, zs = synced_phasors(params, u, step0, dt, rotation, stat_rotation)
+            W[W_ZSR, j], W[W_ZSI, j] = zs.real, zs.imag
         X[j] = evolving.state[u]
         S[0, j] = evolving.acc[u, 0].real
         for k in range(1, evolving.acc.shape[1]):
@@ -177,14 +179,17 @@ def _store(units, lo, size, evolving, X, S, conjugate):
 
 
 @njit(**_KERNEL)
-def _resync(units, size, n, setup, W):
-    """Exact phasors at step n (a multiple of RESYNC)."""
+def _resync(units, size, n, setup, W, statistics):
+    """Exact phasors at step n (a multiple of RESYNC): the drive's, and the statistics' if
+    ``statistics`` (libm's cos and sin: ~20 ns each per unit, so a deterministic tile, which
+    needs no statistics phasor, skips half of them)."""
     for j in range(size):
         u = units[j]
         zm = _mid_phasor(setup.params, u, n, setup.dt)
-        zs = stat_phasor(setup.params, u, n, setup.dt)
         W[W_ZR, j], W[W_ZI, j] = zm.real, zm.imag
-        W[W_ZSR, j], W[W_ZSI, j] = zs.real, zs.imag
+        if statistics:
+            zs = stat_phasor(setup.params, u, n, setup.dt)
+            W[W_ZSR, j], W[W_ZSI, j] = zs.real, zs.imag
 
 
 @njit(**_KERNEL)
@@ -383,7 +388,7 @@ def deterministic_tile(units, lo, size, step0, n_steps, setup, evolving, recordi
     W = np.empty((N_WORK, TILE))
     S = np.empty((2 * n_harmonics + 1, TILE))
     H = np.empty((5, UNROLL, TILE))
-    _load(units, lo, size, step0, setup, evolving, P, X, W, S)
+    _load(units, lo, size, step0, setup, evolving, P, X, W, S, False)
     for j in range(size):
         S[2::2, j] = -S[2::2, j]  # into the drive frame: sum r zm^k = conj(sum r zs^k)
         rate = _phi(X[j], P, j) if voltage else X[j]
@@ -394,7 +399,7 @@ def deterministic_tile(units, lo, size, step0, n_steps, setup, evolving, recordi
     n, end = step0, step0 + n_steps
     while n < end:
         if n % RESYNC == 0:
-            _resync(tile_units, size, n, setup, W)
+            _resync(tile_units, size, n, setup, W, False)
         if records and n % recording.every == 0:
             _record(tile_units, size, n, P, X, voltage, recording)
         stop = _next_event(n, end, records, recording.every, edges)
@@ -523,7 +528,7 @@ def _checked_loop(tile_units, size, step0, end, setup, recording, P, X, W, S, SC
     records = _tiles_records(tile_units, size, recording)
     for n in range(step0, end):
         if n % RESYNC == 0:
-            _resync(tile_units, size, n, setup, W)
+            _resync(tile_units, size, n, setup, W, True)
         if records and n % recording.every == 0:
             _record(tile_units, size, n, P, X, voltage, recording)
         if noise != NOISE_FREE and (n % 4 == 0 or n == step0):
@@ -553,7 +558,7 @@ def checked_tile(units, lo, size, step0, n_steps, setup, evolving, recording, no
     S = np.empty((2 * (evolving.acc.shape[1] - 1) + 1, TILE))
     KEYS = np.zeros(TILE, dtype=np.uint64)
     SCHEDULE = np.empty((20, TILE), dtype=np.uint64)  # Philox round keys of each lane
-    _load(units, lo, size, step0, setup, evolving, P, X, W, S)
+    _load(units, lo, size, step0, setup, evolving, P, X, W, S, True)
     W[W_FAIL_STEP, :] = -1.0
     W[W_MOMENTS + M_SHIFT, :] = np.nan
     for j in range(size):
