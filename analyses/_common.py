@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 import neurorect  # noqa: E402
-from neurorect.io import save  # noqa: E402
+from neurorect.io import save, write_atomic, write_text  # noqa: E402
 
 __all__ = ["ROOT", "parse_args", "Outputs", "variable", "save_figure", "save_results",
            "save_table", "grid_rows", "style", "plt", "run"]
@@ -96,7 +97,8 @@ def style() -> None:
 
 def save_figure(figure, outputs: Outputs) -> Path:
     """Write the figure as PNG at the gallery's resolution and close it."""
-    figure.savefig(outputs.figure, dpi=DPI)
+    write_atomic(outputs.figure, lambda temporary: figure.savefig(
+        temporary, dpi=DPI, format=outputs.figure.suffix.lstrip(".")))
     plt.close(figure)
     return outputs.figure
 
@@ -120,13 +122,13 @@ def grid_rows(dataset: xr.Dataset, columns: Mapping[str, str]) -> list[dict]:
 
 def save_table(rows: Sequence[Mapping[str, Any]], outputs: Outputs) -> Path:
     """Write the key numbers (one dict per row, same keys) as CSV."""
-    with open(outputs.table, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
-                             for k, v in row.items()})
-    return outputs.table
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
+                         for k, v in row.items()})
+    return write_text(outputs.table, text.getvalue())
 
 
 def done(outputs: Outputs, args: argparse.Namespace) -> None:

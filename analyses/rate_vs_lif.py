@@ -54,9 +54,10 @@ def draw(ds: xr.Dataset) -> plt.Figure:
         axes[name].set_xticks(ds["freq"].values)
         axes[name].xaxis.set_major_formatter(FormatStrFormatter("%g"))
         axes[name].xaxis.set_minor_formatter(NullFormatter())
-    theory = ds.sel(source="lif_theory")  # z of a source: (Brian2 - source) / Brian2's SE
-    z = np.abs(np.concatenate([theory["z_gain"].values, theory["z_phase"].values,
-                               theory["z_fi"].values]))
+    theory = ds.sel(source="lif_theory")
+    brian2 = ds.sel(source="lif_brian2")  # z of a source: (source - theory) / Brian2's SE
+    z = np.abs(np.concatenate([brian2["z_gain"].values, brian2["z_phase"].values,
+                               brian2["z_fi"].values]))
     low = ds["freq"].values <= 20.0
     rate = ds.sel(source="rate")
     gain_err = np.max(np.abs(rate["gain"] / theory["gain"] - 1).values[low])
@@ -76,8 +77,8 @@ def summary(ds: xr.Dataset) -> list[dict]:
              "gain_brian2_se": 1e-3 * float(brian2["gain_se"][i]),
              "gain_theory": 1e-3 * float(theory["gain"][i]),
              "gain_rate_model": 1e-3 * float(rate["gain"][i]),
-             "z_gain_vs_theory": float(theory["z_gain"][i]),
-             "z_phase_vs_theory": float(theory["z_phase"][i]),
+             "z_gain_vs_theory": float(brian2["z_gain"][i]),
+             "z_phase_vs_theory": float(brian2["z_phase"][i]),
              "phase_theory_rad": float(theory["phase"][i]),
              "phase_rate_model_rad": float(rate["phase"][i])}
             for i, f in enumerate(ds["freq"].values)]

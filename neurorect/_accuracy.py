@@ -36,10 +36,13 @@ def integrator_order(model: Model, method: str | None = None) -> int:
     """Global order p of ``method`` (default: the model's) for the periodic response of
     ``model`` to its deterministic drive: the error of r0 and z_k falls like ``dt^p``.
 
-    * ``"exp_euler"`` (default): 2 for uncoupled units (exact decay, drive sampled at the
+    * ``"exp_euler"``: 2 for uncoupled units (exact decay, drive sampled at the
       middle of the step: harmonic k is multiplied by ``1 + (k w dt)^2 / 24
       - i (k w dt)(dt / tau) / 12 + O(dt^3)`` relative to the exact low-pass); 1 for coupled
       networks (the recurrent input is held at its value at the start of the step).
+    * ``"exp_ab2"`` (default): 2, uncoupled (where it is exp_euler) and coupled, with or
+      without delays and synaptic filters (the recurrent input at the middle of the step;
+      a kink crossed inside a step costs O(dt^2) once per crossing, as for RK4).
     * ``"euler"``: 1 (drive and recurrent input at the start of the step).
     * ``"rk4"``: 4 when every transfer is smooth (softplus, sigmoid, GELU, an unclipped
       linear leaky ReLU), else 2: a kink of phi crossed inside a step costs O(dt^2) once
@@ -56,7 +59,9 @@ def integrator_order(model: Model, method: str | None = None) -> int:
         return 1
     if method == "rk4":
         return 4 if all(_smooth(p.transfer) for p in model.populations) else 2
-    return 1 if model.is_coupled else 2
+    if method == "exp_euler":
+        return 1 if model.is_coupled else 2
+    return 2
 
 
 def richardson_error(fine: np.ndarray, coarse: np.ndarray, order: int) -> np.ndarray:

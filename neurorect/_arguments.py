@@ -19,6 +19,7 @@ import numpy as np
 from neurorect.errors import ModelError
 from neurorect.modelfile import load_model
 from neurorect.spec import Model
+from neurorect.units import to_si
 
 __all__ = ["model_argument", "quantity_argument", "seed_argument", "whole_argument",
            "flag_argument", "limit_argument", "batch_argument", "frequencies_argument",
@@ -125,8 +126,15 @@ def frequencies_argument(key: str, freqs: Any, *, nyquist: float | None = None) 
     if isinstance(freqs, (str, bytes, Mapping)):
         raise ModelError("frequencies must be numbers", key=key, value=_describe(freqs),
                          allowed=f"a non-empty 1-D list of numbers, {allowed}")
-    try:
-        array = np.atleast_1d(np.asarray(freqs, dtype=float))
+    try:  # numbers (SI), quantity strings or Brian2 quantities: each must be a frequency
+        if type(freqs) is np.ndarray and freqs.dtype.kind in "iuf":
+            array = np.atleast_1d(freqs.astype(float))
+        else:
+            array = np.atleast_1d(np.asarray(to_si(
+                freqs if isinstance(freqs, np.ndarray) or np.ndim(freqs) == 0
+                else list(freqs), "frequency", key=key), dtype=float))
+    except ModelError:
+        raise
     except (TypeError, ValueError):
         raise ModelError("frequencies must be numbers", key=key, value=_describe(freqs),
                          allowed=f"a non-empty 1-D list of numbers, {allowed}") from None

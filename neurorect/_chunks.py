@@ -14,14 +14,15 @@ import time
 import numpy as np
 
 from neurorect import _progress
+from neurorect._coupling import coupling_arrays
 from neurorect._plan import Plan
 from neurorect._recording import sum_name, unit_label
-from neurorect.errors import ModelError, SimulationError
-from neurorect.kernels.layout import FAIL_RATE, RESYNC, Coupling, Evolving, Recording, Setup
+from neurorect.errors import SimulationError
+from neurorect.kernels.layout import FAIL_RATE, RESYNC, Evolving, Recording, Setup
 from neurorect.kernels.network import run_network
 from neurorect.kernels.uncoupled import run_uncoupled
 
-__all__ = ["run_in_chunks", "coupling_arrays"]
+__all__ = ["run_in_chunks"]
 
 _CHUNK_UNIT_STEPS = 2e7  # unit-steps per chunk (~0.05-0.1 s of work): progress granularity
 # uncoupled chunks are longer (~0.3 s at 1.3e9 unit-steps/s): a chunk's start costs ~0.6 us
@@ -36,17 +37,25 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
                   chunk_steps: int | None, progress: bool | None) -> None:
     """Advance ``evolving`` (state of shape (U,)) and fill ``recording`` over ``n_steps``.
 
-    ``coupling`` is the mode of :func:`coupling_arrays`; ``blas_threads`` limits BLAS
-    during a coupled run (None: leave it). Raises SimulationError at a failure (a
-    non-finite state or rate, or a rate beyond ``setup.max_rate``).
+    ``coupling`` is the mode of :func:`neurorect._coupling.coupling_arrays`;
+    ``blas_threads`` limits BLAS during a coupled run (None: leave it). Raises
+    SimulationError at a failure (a non-finite state or rate, or a rate beyond
+    ``setup.max_rate``).
     """
     if plan.coupled:
         network = evolving._replace(state=evolving.state.reshape(plan.n_batch, plan.n_neurons))
-        matrices = coupling_arrays(plan.W, coupling, evolving.state.dtype)
+        sim = plan.model.simulation
+        matrices, history = coupling_arrays(plan.model, plan.channels, plan.W, coupling,
+                                            evolving.state.dtype, dt=setup.dt,
+                                            method=sim.method, n_batch=plan.n_batch)
+
+        carried = tuple(history)  # what a replay restores besides the state
 
         def advance(step0: int, steps: int) -> None:
-            run_network(step0, steps, setup, network, recording, matrices)
+            run_network(step0, steps, setup, network, recording, matrices, history)
     else:
+        carried = ()
+
         def advance(step0: int, steps: int) -> None:
             run_uncoupled(step0, steps, setup, evolving, recording)
 
@@ -58,46 +67,28 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=int(blas_threads), user_api="blas"):
-            _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup)
+            _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup, carried)
     else:
-        _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup)
-
-
-def coupling_arrays(W: np.ndarray, mode: str, dtype) -> Coupling:
-    """The kernels' :class:`Coupling` for W (1 or B, N, N): dense in ``dtype``, or CSR.
-
-    ``mode="auto"`` takes CSR for one shared W of N >= 200 with under 10 % non-zeros.
-    """
-    density = np.count_nonzero(W) / W.size
-    use_sparse = mode == "sparse" or (mode == "auto" and W.shape[0] == 1 and density < 0.1
-                                      and W.shape[1] >= 200)
-    if use_sparse:
-        if W.shape[0] != 1:
-            raise ModelError("sparse coupling needs one W shared by the batch", key="coupling",
-                             value=mode, allowed="'dense' when batching coupling parameters")
-        matrix = W[0]
-        rows, cols = np.nonzero(matrix)
-        indptr = np.searchsorted(rows, np.arange(matrix.shape[0] + 1)).astype(np.int64)
-        return Coupling(np.zeros((1, 0, 0), dtype=dtype), indptr, cols.astype(np.int64),
-                        matrix[rows, cols].astype(np.float64))
-    empty_int = np.zeros(0, dtype=np.int64)
-    return Coupling(np.ascontiguousarray(W, dtype=dtype), empty_int, empty_int, np.zeros(0))
+        _chunk_loop(advance, n_steps, chunk, progress, evolving, plan, setup, carried)
 
 
 def _chunk_loop(advance, n_steps: int, chunk: int, progress: bool | None,
-                evolving: Evolving, plan: Plan, setup: Setup) -> None:
+                evolving: Evolving, plan: Plan, setup: Setup, carried: tuple = ()) -> None:
+    """Run the chunks; ``carried`` are the arrays besides state, OU noise and sums that a
+    replay must restore (a network's History)."""
     bar = None
     started = time.perf_counter()
     step = 0
     try:
         while step < n_steps:
             steps = min(chunk, n_steps - step)
-            before = _snapshot(evolving)
+            before = _snapshot(evolving, carried)
             advance(step, steps)
             if np.any(evolving.fail >= 0):
                 _raise_failure(plan, evolving, setup)
             if not np.all(np.isfinite(evolving.acc)):
-                _raise_non_finite_sums(advance, evolving, before, step, steps, plan, setup.dt)
+                _raise_non_finite_sums(advance, evolving, before, step, steps, plan, setup.dt,
+                                       carried)
             step += steps
             if bar is None and progress is not False and step < n_steps and (
                     progress or _progress.is_configured() is not False):
@@ -139,12 +130,18 @@ def _raise_failure(plan: Plan, evolving: Evolving, setup: Setup) -> None:
         "direction), the transfer's growth, and dt")
 
 
-def _snapshot(evolving: Evolving) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return evolving.state.copy(), evolving.ou.copy(), evolving.acc.copy()
+def _snapshot(evolving: Evolving, carried: tuple = ()) -> list[np.ndarray]:
+    return [array.copy() for array in (evolving.state, evolving.ou, evolving.acc, *carried)]
+
+
+def _restore(evolving: Evolving, saved: list[np.ndarray], carried: tuple = ()) -> None:
+    for array, copy in zip((evolving.state, evolving.ou, evolving.acc, *carried), saved,
+                           strict=True):
+        array[...] = copy
 
 
 def _raise_non_finite_sums(advance, evolving: Evolving, before, step0: int, steps: int,
-                           plan: Plan, dt: float) -> None:
+                           plan: Plan, dt: float, carried: tuple = ()) -> None:
     """SimulationError naming the step, the unit and the statistics sum that overflowed
     while every rate stayed finite. The chunk ``[step0, step0 + steps)`` is replayed from
     its start in halves (results do not depend on the chunking), so the step is pinned in
@@ -152,13 +149,13 @@ def _raise_non_finite_sums(advance, evolving: Evolving, before, step0: int, step
     low, high = step0, step0 + steps  # sums finite after step `low`, not after `high`
     while high - low > 1:
         middle = (low + high) // 2
-        evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+        _restore(evolving, before, carried)
         advance(low, middle - low)
         if np.all(np.isfinite(evolving.acc)):
-            before, low = _snapshot(evolving), middle
+            before, low = _snapshot(evolving, carried), middle
         else:
             high = middle
-    evolving.state[:], evolving.ou[:], evolving.acc[:] = before
+    _restore(evolving, before, carried)
     advance(low, 1)
     unit, k = (int(i) for i in np.argwhere(~np.isfinite(evolving.acc))[0])
     rate = float(np.max(np.abs(evolving.state)))

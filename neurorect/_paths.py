@@ -3,9 +3,9 @@
 :meth:`neurorect.spec.Model.with_values` and :meth:`~neurorect.spec.Model.get_value` address
 a parameter by the path of its key in the model file. They are implemented here, on the
 model's attributes (``name``, ``description``, ``simulation``, ``populations``, ``drives``,
-``connections``, ``lif``) rather than its class, so that :mod:`neurorect.spec` uses this
-module without an import loop, and without a round trip through the file layout of
-:mod:`neurorect.modelfile`:
+``connections``, ``lif``, ``lif_network``) rather than its class, so that
+:mod:`neurorect.spec` uses this module without an import loop, and without a round trip
+through the file layout of :mod:`neurorect.modelfile`:
 
 * :func:`nest_paths`: ``{path: value}`` -> nested :class:`Changes`, one per changed table
   (a dict given as a value is a whole table, not a change inside one);
@@ -44,7 +44,7 @@ __all__ = ["MODEL_KEYS", "POPULATION_KEYS", "Changes", "nest_paths", "changed",
            "si_values"]
 
 MODEL_KEYS = ("name", "description", "simulation", "populations", "drives", "connections",
-              "lif")
+              "lif", "lif_network")
 POPULATION_KEYS = ("size", "tau", "form", "init", "transfer")
 _GROUPS = ("populations", "drives", "connections")  # tables of named members
 
@@ -147,7 +147,8 @@ def _tables(model: Any) -> dict[str, Any]:
            "simulation": model.simulation,
            "populations": {p.name: p for p in model.populations}, "drives": dict(model.drives),
            "connections": {c.name: c for c in model.connections}}
-    return {**top, "lif": model.lif} if model.lif is not None else top
+    optional = {"lif": model.lif, "lif_network": model.lif_network}
+    return {**top, **{key: table for key, table in optional.items() if table is not None}}
 
 
 def _missing_table(change: Any, name: str, tables: Mapping[str, Any]) -> ModelError:
@@ -169,7 +170,7 @@ def changed_fields(model: Any, values: Mapping[str, Any]) -> dict[str, Any]:
     for key, change in tree.items():
         if key in ("name", "description"):
             new[key] = str(change)
-        elif key not in _GROUPS:  # simulation, lif: one object
+        elif key not in _GROUPS:  # simulation, lif, lif_network: one object
             if key not in tables:
                 raise _missing_table(change, key, tables)
             new[key] = changed(tables[key], change, key, model.source)

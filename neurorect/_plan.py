@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from neurorect._coupling import coupling_channels
+from neurorect._paths import si_values
 from neurorect.errors import ModelError
 from neurorect.kernels.layout import (
     I0,
@@ -34,7 +36,7 @@ from neurorect.kernels.layout import (
 )
 from neurorect.kernels.random import initial_normals, stream_keys
 from neurorect.spec import Model
-from neurorect.units import to_si
+from neurorect.units import DimensionError
 
 _INIT_SALT = np.uint64(0xD1B54A32D192ED03)
 _VALIDATE_ALL_UP_TO = 64  # unique values per path validated one by one; beyond: min and max
@@ -56,6 +58,7 @@ class Plan:
     W: np.ndarray | None
     batch: dict[str, np.ndarray] = field(default_factory=dict)
     seeds: np.ndarray | None = None
+    channels: tuple = ()  #: the coupling's channels (neurorect._coupling.Channel)
 
     @property
     def n_neurons(self) -> int:
@@ -151,7 +154,7 @@ def batch_kind(model: Model, path: str) -> str:
                "simulation.seed")
     if head == "simulation" and parts[1:] == ["seed"]:
         return "seed"
-    if head == "connections" and len(parts) == 3:
+    if head == "connections" and len(parts) == 3 and parts[2] not in ("delay", "tau_syn"):
         return "coupling"
     if head == "populations" and len(parts) >= 3 and (
             parts[2] in ("tau", "init") and len(parts) == 3
@@ -170,7 +173,7 @@ def batch_kind(model: Model, path: str) -> str:
 
 def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = None) -> Plan:
     """Compile ``model`` and a zipped batch of parameter values into a :class:`Plan`."""
-    values = _batch_values(batch or {})
+    values = _batch_values(model, batch or {})
     sizes = {array.size for array in values.values()}
     if len(sizes) > 1:
         raise ModelError("batch paths have different lengths (a batch is zipped)",
@@ -205,14 +208,16 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
             table[:, lo:hi] = table[:, lo:lo + 1]
     ou_init = initial_normals(keys, _INIT_SALT) * params[:, OU_SIGMA]
     coupling_values = {p: values[p] for p, kind in kinds_by_path.items() if kind == "coupling"}
+    W = _coupling_matrices(model, coupling_values, n_batch)
     return Plan(model=model, n_batch=n_batch, kinds=kinds, params=params, tparams=tparams,
-                pulses=pulses, keys=keys, init=init, ou_init=ou_init,
-                W=_coupling_matrices(model, coupling_values, n_batch), batch=values,
-                seeds=seeds)
+                pulses=pulses, keys=keys, init=init, ou_init=ou_init, W=W, batch=values,
+                seeds=seeds, channels=() if W is None else coupling_channels(
+                    model, W, coupling_values))
 
 
-def _batch_values(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The batch as ``{path: 1-D SI array}`` (seeds kept as exact integers)."""
+def _batch_values(model: Model, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The batch as ``{path: 1-D SI array}`` (seeds kept as exact integers), each value
+    checked against its field's dimension (DimensionError naming the path)."""
     values: dict[str, np.ndarray] = {}
     for path, raw in batch.items():
         if path == "simulation.seed":  # integers: keep them exact (no float round trip)
@@ -223,7 +228,10 @@ def _batch_values(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
             values[path] = array.astype(np.int64)
             continue
         try:
-            array = np.atleast_1d(to_si(list(raw) if not isinstance(raw, np.ndarray) else raw))
+            array = np.atleast_1d(si_values(model, path, list(raw) if not isinstance(
+                raw, np.ndarray) else raw))
+        except DimensionError:
+            raise  # a unit of the wrong dimension, named by si_values
         except (ValueError, TypeError) as error:
             raise ModelError(f"batch values must be numbers ({error})", key=path,
                              value=raw if np.ndim(raw) == 0 else list(raw)[:4],

@@ -53,8 +53,11 @@ from neurorect._recording import (
 )
 from neurorect._result import to_dataset
 from neurorect._schema import attrs
+from neurorect._step_limits import check_network_stability
 from neurorect.errors import ModelError
 from neurorect.kernels.layout import (
+    EXP_AB2,
+    EXP_EULER,
     M_SHIFT,
     METHOD_CODES,
     N_MOMENTS,
@@ -105,7 +108,11 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
         Time step, s.
     seed : int, optional
         Noise seed (same seed, same numbers, whatever the thread count or chunking).
-    method : {"exp_euler", "euler", "rk4"}, optional
+    method : {"exp_ab2", "exp_euler", "euler", "rk4"}, optional
+        Integrator (default: the model's, ``exp_ab2`` unless it says otherwise). For a
+        network ``exp_ab2`` is second order (the recurrent input extrapolated to the middle
+        of the step) and ``exp_euler`` first order; for uncoupled units they are the same
+        scheme. See README, Engine.
     record : {"rate", "state", "none"}, optional
         What to record (``"state"``: r in rate form, v in voltage form).
     record_every : int, optional
@@ -188,10 +195,8 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
               "max_memory": limit_argument("max_memory", max_memory, "bytes")}
     check_cost(_cost(model, batch, neurons, n_steps, dtype), **limits)
     plan = compile_plan(model, seed=sim.seed, batch=batch)
-    if unit_stats and plan.coupled:  # until the network kernel streams them (issue 12.2)
-        raise ModelError("unit statistics are not yet streamed for coupled models",
-                         key="unit_stats", value=unit_stats,
-                         allowed="False for a model with connections")
+    if plan.coupled:
+        check_network_stability(plan.model, plan.channels, sim.dt, sim.method)
     first = int(math.ceil(sim.transient / sim.dt - 1e-9))
     freq = analysis_frequencies(plan, stats_freq, sim.dt)
     plan.params[:, STAT_FREQ] = freq
@@ -211,7 +216,10 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
     limit = record_limit or float(os.environ.get("NEURORECT_MAX_RECORD_BYTES",
                                                  DEFAULT_MAX_RECORD_BYTES))
     chosen, recording = record_layout(plan, neurons, sim, n_steps, dtype, limit)
-    setup = Setup(sim.dt, METHOD_CODES[sim.method], plan.kinds, plan.params, plan.tparams,
+    method_code = METHOD_CODES[sim.method]
+    if not plan.coupled and method_code == EXP_AB2:  # no coupling: the same scheme
+        method_code = EXP_EULER
+    setup = Setup(sim.dt, method_code, plan.kinds, plan.params, plan.tparams,
                   plan.pulses, windows, plan.keys,
                   max_rate=min(float(max_rate), float(np.finfo(np.float64).max)))
     moments = np.zeros((plan.n_units, N_MOMENTS if unit_stats else 0))

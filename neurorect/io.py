@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neurorect.errors import NeurorectError
+from neurorect.errors import ModelError, NeurorectError
 
 if TYPE_CHECKING:  # xarray is imported by save and load only: model files need no xarray
     import xarray as xr
@@ -278,6 +278,12 @@ def save(dataset: xr.Dataset, path: str | Path) -> Path:
         The file cannot be written (naming the path and the cause: no space left, the
         file-size limit, permissions, not a regular file); nothing is left half-written.
     """
+    import xarray as xr
+
+    if not isinstance(dataset, xr.Dataset):
+        raise ModelError("save writes a result Dataset", key="dataset",
+                         value=type(dataset).__name__,
+                         allowed="an xarray.Dataset (what simulate, run_sweep, ... return)")
     with atomic_path(path) as temporary:
         write_netcdf(dataset, temporary, name=path)
     return Path(path)

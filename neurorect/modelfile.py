@@ -1,7 +1,8 @@
 """TOML model files: load, validate, dump.
 
 The file layout: top-level ``name`` and ``description``, and the tables ``[simulation]``,
-``[populations.NAME]``, ``[drives.NAME]``, ``[connections.NAME]`` and ``[lif]``, each the
+``[populations.NAME]``, ``[drives.NAME]``, ``[connections.NAME]``, ``[lif]`` and
+``[lif_network]``, each the
 fields of one dataclass of :mod:`neurorect.spec` (a population's ``transfer`` is an inline
 table ``{ kind = "leaky_relu", gain = ..., ... }``), and ``[feedforward]``, a layered network
 that expands into populations, connections and drives on loading
@@ -36,6 +37,7 @@ from neurorect.initial import InitialState
 from neurorect.io import write_text
 from neurorect.spec import Connection, LIFNeuron, Model, Population, Simulation
 from neurorect.spec_feedforward import FeedForward
+from neurorect.spec_lif import LIFNetwork
 
 __all__ = ["load_model", "loads_model", "dumps_model", "dump_model", "model_from_dict",
            "model_to_dict"]
@@ -49,6 +51,13 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
     """
     layered = "feedforward" in data  # [feedforward] expands into populations (below)
     with table_errors("", source, data):
+        check_keys("", data, MODEL_KEYS + ("feedforward",))
+        if "populations" not in data and "lif_network" in data and not layered:
+            raise ModelError("missing required key: the rate network matched to the "
+                             "[lif_network]", key="populations", value=None,
+                             allowed="[populations.E] and [populations.I] tables; "
+                                     "neurorect.crossval.matched_network(LIFNetwork(...)) "
+                                     "computes them")
         check_keys("", data, MODEL_KEYS + ("feedforward",),
                    required=() if layered else ("populations",))
 
@@ -78,9 +87,12 @@ def model_from_dict(data: dict[str, Any], *, source: str | None = None) -> Model
                                                          file=source)
     simulation = build("simulation", Simulation, data.get("simulation", {}))
     lif = build("lif", LIFNeuron, data["lif"]) if "lif" in data else None
+    network = (build("lif_network", LIFNetwork, data["lif_network"]) if "lif_network" in data
+               else None)
     model = Model(populations=populations, drives=drives, connections=connections,
                   simulation=simulation, name=str(data.get("name", "model")),
-                  description=str(data.get("description", "")), lif=lif, source=source)
+                  description=str(data.get("description", "")), lif=lif, lif_network=network,
+                  source=source)
     check_drive_units(data, source)  # every quantity's dimension is right: do they agree?
     return model
 
@@ -101,6 +113,9 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         out["connections"] = {c.name: _connection_table(c) for c in model.connections}
     if model.lif is not None:
         out["lif"] = {f.name: getattr(model.lif, f.name) for f in fields(LIFNeuron)}
+    if model.lif_network is not None:
+        out["lif_network"] = {f.name: getattr(model.lif_network, f.name)
+                              for f in fields(LIFNetwork)}
     return out
 
 
@@ -112,7 +127,8 @@ def _init_table(init: Any) -> Any:
 
 
 def _connection_table(connection: Connection) -> dict[str, Any]:
-    """A connection's table: the keys its kind uses (and ``autapses`` when true)."""
+    """A connection's table: the keys its kind uses (and ``autapses``, ``delay``,
+    ``tau_syn`` when set)."""
     c = connection
     entry: dict[str, Any] = {"pre": c.pre, "post": c.post, "kind": c.kind, "weight": c.weight}
     if c.kind == "sparse":
@@ -124,6 +140,10 @@ def _connection_table(connection: Connection) -> dict[str, Any]:
                            else [list(row) for row in c.matrix])
     if c.autapses:
         entry["autapses"] = True
+    if c.delay:
+        entry["delay"] = c.delay
+    if c.tau_syn:
+        entry["tau_syn"] = c.tau_syn
     return entry
 
 
@@ -202,9 +222,10 @@ def dumps_model(model: Model) -> str:
         for name, table in data.get(group, {}).items():
             lines += ["", f"[{group}.{_toml_key(name)}]"]
             lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
-    if "lif" in data:
-        lines += ["", "[lif]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in data["lif"].items()]
+    for table in ("lif", "lif_network"):
+        if table in data:
+            lines += ["", f"[{table}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in data[table].items()]
     return "\n".join(lines) + "\n"
 
 

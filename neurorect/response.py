@@ -45,13 +45,14 @@ from neurorect._arguments import (
     text_argument,
     whole_argument,
 )
+from neurorect._paths import si_values
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice, check_integer, closest_hint
 from neurorect.errors import ModelError
 from neurorect.fourier import amplitude_phase_se, transfer_function, wrap_phase
 from neurorect.spec import Model
 from neurorect.theory import linear_response, sinusoid_response
-from neurorect.units import to_si
+from neurorect.units import DimensionError, to_si
 
 __all__ = ["frequency_response", "METHODS"]
 
@@ -152,10 +153,7 @@ def _population_mean(model: Model, values: np.ndarray) -> np.ndarray:
 
 
 def _linear(model, freqs, I0, I1, population, n_harmonics):
-    forms = {p.form for p in model.populations}
-    if len(forms) != 1:
-        raise ModelError("method 'linear' needs one form for all populations", key="form",
-                         value=sorted(forms), allowed="all 'rate' or all 'voltage'")
+    form = model.single_form("method 'linear'")
     neurons = model.neuron_arrays()
     transfers, taus, I0_vector = list(neurons.transfer), neurons.tau, neurons.I0.copy()
     lo, hi = model.offsets[population]
@@ -163,8 +161,11 @@ def _linear(model, freqs, I0, I1, population, n_harmonics):
     input_vector = np.zeros(model.size)
     input_vector[lo:hi] = 1.0
     W = model.coupling_matrix() if model.connections else np.zeros((model.size,) * 2)
-    linear = linear_response(W, I0_vector, transfers, freqs, tau=taus, form=forms.pop(),
-                             input_vector=input_vector)
+    channels, delay, tau_syn = model.coupling_channels()  # delays and synaptic filters
+    filtered = bool(np.any(delay > 0) or np.any(tau_syn > 0))
+    linear = linear_response(channels if filtered else W, I0_vector, transfers, freqs,
+                             tau=taus, form=form, input_vector=input_vector,
+                             **({"delay": delay, "tau_syn": tau_syn} if filtered else {}))
     chi = (linear["gain"] * np.exp(1j * linear["phase"])).transpose("freq", "neuron").values
     coefficient = np.zeros((len(model.populations), freqs.size, n_harmonics), complex)
     coefficient[..., 0] = _population_mean(model, chi) * I1
@@ -433,8 +434,10 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
     transient, duration = (_seconds(key, value) for key, value in
                            (("transient", transient), ("duration", duration)))
     population = _driven_population(model, text_argument("population", population))
-    I0 = model.drive_scalar(population, "I0") if I0 is None else _number("I0", I0)
-    I1 = model.drive_scalar(population, "I1") if I1 is None else _number("I1", I1)
+    I0 = model.drive_scalar(population, "I0") if I0 is None else _drive_value(
+        model, population, "I0", I0)
+    I1 = model.drive_scalar(population, "I1") if I1 is None else _drive_value(
+        model, population, "I1", I1)
     if not I1 > 0:
         raise ModelError("the drive amplitude must be positive", key="I1", value=I1,
                          allowed="I1 > 0 (drive units)")
@@ -459,10 +462,14 @@ def frequency_response(model: Model, freqs, *, I0: float | None = None,
     return result
 
 
-def _number(key: str, value) -> float:
-    """A finite number (drive units); ModelError otherwise."""
+def _drive_value(model: Model, population: str, key: str, value) -> float:
+    """A finite drive value in SI: a number, or a quantity string of the drive's dimension
+    (that of ``drives.<population>.<key>`` in the model file); ModelError otherwise."""
     try:
-        number = float(value)
+        number = float(si_values(model, f"drives.{population}.{key}",
+                                 quantity_argument(key, value, "drive units")))
+    except DimensionError:
+        raise
     except (TypeError, ValueError):
         number = math.nan
     if isinstance(value, bool) or not math.isfinite(number):

@@ -2,12 +2,12 @@
 
 A model is written as a TOML file (see ``models/`` and :mod:`neurorect.modelfile`) with the
 tables ``[simulation]``, ``[populations.NAME]``, ``[drives.NAME]`` (one per driven population),
-``[connections.NAME]`` and ``[lif]``; each table is one of the dataclasses here. Quantities
-may be written with units (``"10 ms"``, ``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) or as Brian2
-quantities and are converted to SI on construction, their dimension checked against
-:data:`neurorect.units.FIELD_DIMENSIONS` (``tau = "10 kHz"`` is a ModelError naming the key,
-the value and the dimension expected; bare numbers are SI). Every parameter has a dotted path
-that mirrors the file, e.g.
+``[connections.NAME]``, ``[lif]`` and ``[lif_network]`` (:mod:`neurorect.spec_lif`); each
+table is one of the dataclasses here. Quantities may be written with units (``"10 ms"``,
+``"15 mV"``, ``"5 Hz"``, ``"100 Hz/mV"``) or as Brian2 quantities and are converted to SI on
+construction, their dimension checked against :data:`neurorect.units.FIELD_DIMENSIONS`
+(``tau = "10 kHz"`` is a ModelError naming the key, the value and the dimension expected; bare
+numbers are SI). Every parameter has a dotted path that mirrors the file, e.g.
 ``populations.E.transfer.alpha``, ``drives.E.freq``, ``connections.EI.weight``,
 ``simulation.dt``; :meth:`Model.with_values` sets parameters by path (through
 :mod:`neurorect._paths`) and :func:`neurorect.run_sweep` sweeps them.
@@ -30,6 +30,11 @@ Coupling kinds (``W`` is post x pre; each connection fills the block of its two 
 
 ``autapses = false`` (default) removes self-connections in random and full blocks of a
 population onto itself.
+
+Transmission delay and synaptic filter (per connection, so uniform per population pair):
+``delay`` (s, a whole number of time steps) delays the presynaptic rates, and ``tau_syn``
+(s, 0 = none) passes the connection's input through a first-order low-pass,
+``tau_syn ds/dt = -s + W r(t - delay)``. Before t = 0 the rates are the initial ones.
 """
 
 from __future__ import annotations
@@ -55,16 +60,17 @@ from neurorect._validate import (
 from neurorect.drive import Drive
 from neurorect.errors import ModelError
 from neurorect.initial import InitialState, as_init, initial_values
+from neurorect.spec_lif import LIFNetwork, LIFNeuron
 from neurorect.transfer import LeakyReLU, Transfer, transfer_from_dict
 from neurorect.units import field_dimension, to_si
 
 __all__ = [
     "Population", "Connection", "Simulation", "Model", "single_population", "LIFNeuron",
-    "NeuronArrays", "METHODS", "FORMS",
+    "NeuronArrays", "METHODS", "FORMS", "LIFNetwork",
 ]
 
 FORMS = ("rate", "voltage")
-METHODS = ("exp_euler", "euler", "rk4")
+METHODS = ("exp_ab2", "exp_euler", "euler", "rk4")
 CONNECTION_KINDS = ("full", "dense", "sparse", "gaussian")
 RECORD_CHOICES = ("rate", "state", "none")
 
@@ -147,7 +153,9 @@ class Connection:
     form (it multiplies rates) and drive units per Hz in voltage form too (it multiplies
     ``phi(v)``): ``0.1`` (SI: 1/Hz for dimensionless drive), ``"0.1 s"`` or ``"2 mV/Hz"``.
     ``g`` (the spread of gaussian weights) is in the same units; ``probability`` is
-    dimensionless.
+    dimensionless. ``delay`` (s, >= 0) is the transmission delay, a whole number of time
+    steps; ``tau_syn`` (s, >= 0, 0 = none) the time constant of a first-order synaptic
+    filter on the connection's input.
     """
 
     name: str
@@ -160,11 +168,15 @@ class Connection:
     matrix: tuple[tuple[float, ...], ...] | str | None = None
     seed: int = 0
     autapses: bool = False
+    delay: float = 0.0
+    tau_syn: float = 0.0
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, CONNECTION_KINDS)
-        for name in ("weight", "probability", "g"):
+        for name in ("weight", "probability", "g", "delay", "tau_syn"):
             object.__setattr__(self, name, float(_si("Connection", name, getattr(self, name))))
+        for name in ("delay", "tau_syn"):
+            check_nonnegative(name, getattr(self, name), unit="s")
         if not math.isfinite(self.weight):
             raise ModelError("must be finite", key="weight", value=self.weight,
                              allowed="a finite number")
@@ -227,7 +239,11 @@ class Simulation:
         Time step, s.
     duration : float
         Simulated time, s.
-    method : {"exp_euler", "euler", "rk4"}
+    method : {"exp_ab2", "exp_euler", "euler", "rk4"}
+        Integrator (see README, Engine): ``exp_ab2`` (default) is exponential Euler with
+        the recurrent input extrapolated to the middle of the step, second order for
+        networks; ``exp_euler`` holds the recurrent input at its left-end value (first
+        order for networks); both are the same for uncoupled units.
     seed : int
         Seed of the noise (and nothing else; random coupling has its own seeds).
     transient : float
@@ -241,7 +257,7 @@ class Simulation:
 
     dt: float = 1e-4
     duration: float = 1.0
-    method: str = "exp_euler"
+    method: str = "exp_ab2"
     seed: int = 0
     transient: float = 0.0
     record: str = "rate"
@@ -261,53 +277,6 @@ class Simulation:
         check_integer("seed", self.seed, low=0)
         check_integer("record_every", self.record_every, low=1)
         check_integer("n_harmonics", self.n_harmonics, low=1)
-
-
-@dataclass(frozen=True)
-class LIFNeuron:
-    """The leaky integrate-and-fire neuron a rate population is matched to (``[lif]`` table).
-
-    Brunel's convention: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, voltages from
-    rest. The input ``mu(t)`` is the matched population's drive (``drives.<population>``),
-    in volts.
-
-    Parameters
-    ----------
-    population : str
-        The rate population whose drive the LIF neurons receive.
-    tau_m : float
-        Membrane time constant, s.
-    v_th, v_reset : float
-        Threshold and reset, V (``v_reset < v_th``).
-    t_ref : float
-        Absolute refractory period, s.
-    sigma : float
-        Noise amplitude, V (free membrane standard deviation ``sigma / sqrt(2)``).
-    n_neurons : int
-        LIF neurons per condition.
-    dt : float
-        Brian2 time step, s.
-    """
-
-    population: str = "E"
-    tau_m: float = 0.02
-    v_th: float = 0.02
-    v_reset: float = 0.01
-    t_ref: float = 0.002
-    sigma: float = 0.005
-    n_neurons: int = 1000
-    dt: float = 5e-5
-
-    def __post_init__(self) -> None:
-        for name in ("tau_m", "v_th", "v_reset", "t_ref", "sigma", "dt"):
-            object.__setattr__(self, name, float(_si("LIFNeuron", name, getattr(self, name))))
-        check_positive("tau_m", self.tau_m, unit="s")
-        check_range("v_reset", self.v_reset, low=-math.inf, high=self.v_th, high_open=True,
-                    unit="V")
-        check_nonnegative("t_ref", self.t_ref, unit="s")
-        check_nonnegative("sigma", self.sigma, unit="V")
-        check_range("dt", self.dt, low=0.0, low_open=True, high=self.tau_m, unit="s")
-        check_integer("n_neurons", self.n_neurons, low=1)
 
 
 class NeuronArrays(NamedTuple):
@@ -335,6 +304,7 @@ class Model:
     name: str = "model"
     description: str = ""
     lif: LIFNeuron | None = None
+    lif_network: LIFNetwork | None = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -378,15 +348,18 @@ class Model:
 
     def _check_dt(self) -> None:
         sim = self.simulation
-        tau_min = min(p.tau for p in self.populations)
+        tau_min = min([p.tau for p in self.populations]
+                      + [c.tau_syn for c in self.connections if c.tau_syn > 0.0])
         limits = {"euler": 1.0, "rk4": 2.0}
         if sim.method in limits and sim.dt > limits[sim.method] * tau_min:
             bound = limits[sim.method] * tau_min
             raise ModelError(f"dt too large for the explicit method {sim.method!r}",
                              key="simulation.dt", value=sim.dt,
                              allowed=f"dt <= {bound:g} s ({limits[sim.method]:g} x the smallest "
-                                     f"tau, {tau_min:g} s), or method = 'exp_euler'",
+                                     f"tau or tau_syn, {tau_min:g} s), or method = 'exp_ab2' "
+                                     "or method = 'exp_euler'",
                              file=self.source)
+        self._check_delays()
         nyquist = 0.5 / sim.dt
         for pop_name, drive in self.drives.items():
             fmax = float(np.max(drive.freq))
@@ -395,6 +368,27 @@ class Model:
                                  key=f"drives.{pop_name}.freq", value=fmax,
                                  allowed=f"freq < 1/(2 dt) = {nyquist:g} Hz",
                                  file=self.source)
+
+    def _check_delays(self) -> None:
+        """Delays are whole numbers of steps; RK4 takes neither delays nor filters."""
+        sim = self.simulation
+        for conn in self.connections:
+            steps = conn.delay / sim.dt
+            if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+                below, above = math.floor(steps) * sim.dt, math.ceil(steps) * sim.dt
+                raise ModelError(
+                    f"the delay must be a whole number of time steps (dt = {sim.dt:g} s): "
+                    "the ring buffer of past rates holds whole steps only",
+                    key=f"connections.{conn.name}.delay", value=conn.delay,
+                    allowed=f"a multiple of dt, e.g. {below:g} s or {above:g} s, or a dt "
+                            "that divides the delay", file=self.source)
+            if sim.method == "rk4" and (conn.delay > 0.0 or conn.tau_syn > 0.0):
+                key = "delay" if conn.delay > 0.0 else "tau_syn"
+                raise ModelError(
+                    "method 'rk4' takes no transmission delays or synaptic filters",
+                    key="simulation.method", value=sim.method,
+                    allowed=f"'exp_ab2' (second order), 'exp_euler' or 'euler' for a model "
+                            f"with connections.{conn.name}.{key} > 0", file=self.source)
 
     # -- access -------------------------------------------------------------------------
     def population(self, name: str) -> Population:
@@ -440,6 +434,23 @@ class Model:
                                        file=self.source) from None
         return W
 
+    def coupling_channels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The coupling split into channels: connections sharing a ``delay`` and a
+        ``tau_syn``, in order of first appearance.
+
+        Returns ``(W, delay, tau_syn)``: W (K, N, N) drive units per Hz, summing to
+        :meth:`coupling_matrix`; delay and tau_syn (K,), s (0: none).
+        """
+        groups: dict[tuple[float, float], list[Connection]] = {}
+        for conn in self.connections:
+            groups.setdefault((conn.delay, conn.tau_syn), []).append(conn)
+        if not groups:
+            return np.zeros((0, self.size, self.size)), np.zeros(0), np.zeros(0)
+        W = np.stack([self.replace(connections=tuple(group)).coupling_matrix()
+                      for group in groups.values()])
+        keys = np.array(list(groups), dtype=float)
+        return W, keys[:, 0], keys[:, 1]
+
     def drive(self, name: str) -> Drive:
         """The drive of population ``name`` (zero drive if none is given)."""
         return self.drives.get(name, Drive())
@@ -452,6 +463,14 @@ class Model:
                                      "models/lif_matched.toml)", file=self.source)
         return self.lif
 
+    def require_lif_network(self) -> LIFNetwork:
+        """The ``[lif_network]`` table; ModelError naming the file when the model has none."""
+        if self.lif_network is None:
+            raise ModelError("the model has no [lif_network] table", key="lif_network",
+                             value=None, allowed="a model file with an [lif_network] table "
+                                                 "(see models/brunel_ai.toml)", file=self.source)
+        return self.lif_network
+
     def drive_scalar(self, population: str, name: str) -> float:
         """``drives.<population>.<name>`` (``I0``, ``I1``, ``freq``, ``phase``) as one number.
 
@@ -462,6 +481,16 @@ class Model:
             return self.drive(population).scalar(name)
         except ModelError as error:
             raise error.in_context(prefix=f"drives.{population}", file=self.source) from None
+
+    def single_form(self, what: str) -> str:
+        """The form shared by every population; ModelError naming ``what`` needs it (the
+        network theories linearise one state equation) when they differ."""
+        forms = {p.form for p in self.populations}
+        if len(forms) > 1:
+            raise ModelError(f"{what} needs one form for all populations", key="populations",
+                             value=sorted(forms), allowed="all 'rate' or all 'voltage'",
+                             file=self.source)
+        return forms.pop()
 
     def neuron_arrays(self) -> NeuronArrays:
         """Transfer, tau (s), form and constant drive ``I0`` of every neuron, in order."""

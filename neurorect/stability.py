@@ -26,7 +26,7 @@ import xarray as xr
 
 from neurorect._schema import attrs, provenance
 from neurorect.driver import simulate
-from neurorect.errors import ModelError, NeurorectWarning, SimulationError
+from neurorect.errors import NeurorectWarning, SimulationError
 from neurorect.initial import InitialState
 from neurorect.spec import Model
 from neurorect.theory import depth_fixed_point, fixed_point
@@ -44,13 +44,9 @@ _CEILING = 1e-3  # separations above this times the state's size are no longer s
 
 def _network(model: Model):
     """W, I0, the per-neuron transfers, tau and the (single) form of ``model``."""
-    forms = {p.form for p in model.populations}
-    if len(forms) > 1:
-        raise ModelError("the stability measures need one form for all populations",
-                         key="populations", value=sorted(forms),
-                         allowed="all 'rate' or all 'voltage'", file=model.source)
+    form = model.single_form("the stability measures")
     neurons = model.neuron_arrays()
-    return model.coupling_matrix(), neurons.I0, list(neurons.transfer), neurons.tau, forms.pop()
+    return model.coupling_matrix(), neurons.I0, list(neurons.transfer), neurons.tau, form
 
 
 def fixed_points(model: Model, **options) -> xr.Dataset:
@@ -169,7 +165,7 @@ def _perturbed_run(model: Model, duration: float, eps: float, n_pairs: int, seed
         batch[f"populations.{pop.name}.init.seed"] = [0] + [pair[j] for pair in seeds]
     run = simulate(model.replace(populations=tuple(populations)), duration, dt=dt,
                    method=method, record="state", record_every=record_every, neurons=neurons,
-                   batch=batch, progress=False)
+                   batch=batch, progress=False, max_rate=math.inf)  # a runaway is measured
     state = run["state"].transpose("batch", "time", ...).values
     return run.time.values, state
 

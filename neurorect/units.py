@@ -210,8 +210,8 @@ class Expected:
     integer: bool = False
 
     def describe(self) -> str:
-        """``"a time in s, e.g. '10 ms'; a bare number is SI"``."""
-        return f"{self.name} in {self.units}, e.g. {self.example}; a bare number is SI"
+        """``"a time (s), e.g. '10 ms'; a bare number is SI"``."""
+        return f"{self.name} ({self.units}), e.g. {self.example}; a bare number is SI"
 
 
 class DimensionError(ModelError):
@@ -234,15 +234,15 @@ DIMENSIONS: dict[str, Expected] = {
     "angle": Expected("an angle", (ONE,), "rad", "'1.57 rad'"),
     "count": Expected("an integer", (ONE,), "1", "3", integer=True),
     "drive": Expected("an input in drive units", _drive(1),
-                      "drive units (dimensionless, or V for a model matched to an LIF neuron)",
+                      "dimensionless, or V for a model matched to an LIF neuron",
                       "0.5 or '15 mV'"),
     "rate/drive": Expected("a rate per drive unit", tuple(HERTZ * d for d in _drive(-1)),
-                           "Hz (or Hz/V for an input in volts)", "'10 Hz' or '3.9 Hz/mV'"),
+                           "Hz, or Hz/V for an input in volts", "'10 Hz' or '3.9 Hz/mV'"),
     "1/drive": Expected("a reciprocal drive unit", _drive(-1),
-                        "1 per drive unit (or 1/V for an input in volts)", "2 or '0.5 /mV'"),
+                        "1 per drive unit, or 1/V for an input in volts", "2 or '0.5 /mV'"),
     "drive/rate": Expected("a weight in drive units per Hz",
                            tuple(SECOND * d for d in _drive(1)),
-                           "1/Hz (or V/Hz for an input in volts)", "0.1 or '0.2 mV/Hz'"),
+                           "1/Hz, or V/Hz for an input in volts", "0.1 or '0.2 mV/Hz'"),
 }
 
 #: The dimension of every numeric field of the model's tables, by class name (the
@@ -255,7 +255,7 @@ FIELD_DIMENSIONS: dict[str, dict[str, str]] = {
                    "record_every": "count", "n_harmonics": "count"},
     "Population": {"tau": "time", "size": "count", "init": "state"},
     "Connection": {"weight": "drive/rate", "probability": "dimensionless", "g": "drive/rate",
-                   "seed": "count"},
+                   "seed": "count", "delay": "time", "tau_syn": "time"},
     "LIFNeuron": {"tau_m": "time", "v_th": "voltage", "v_reset": "voltage", "t_ref": "time",
                   "sigma": "voltage", "n_neurons": "count", "dt": "time"},
     "Drive": {"I0": "drive", "I1": "drive", "freq": "frequency", "phase": "angle"},
@@ -272,6 +272,11 @@ FIELD_DIMENSIONS: dict[str, dict[str, str]] = {
     "Sigmoid": {"rate_max": "rate", "threshold": "drive", "slope": "1/drive"},
     "LIFTransfer": {"tau_m": "time", "v_th": "voltage", "v_reset": "voltage",
                     "t_ref": "time"},
+    "LIFNetwork": {"N_E": "count", "N_I": "count", "C_E": "count", "C_I": "count",
+                   "J": "voltage", "g": "dimensionless", "delay": "time",
+                   "eta": "dimensionless", "tau_m": "time", "v_th": "voltage",
+                   "v_reset": "voltage", "t_ref": "time", "dt": "time",
+                   "mod_depth": "dimensionless", "seed": "count"},
 }
 
 

@@ -32,7 +32,6 @@ def reference_run(model, *, seed: int, method: str = "exp_euler"):
     W = model.coupling_matrix() if model.connections else np.zeros((model.size,) * 2)
     neurons = model.neuron_arrays()
     transfers, taus, voltage = neurons.transfer, neurons.tau, neurons.voltage
-    params = plan.params
 
     def phi(x):
         return np.array([f(v) for f, v in zip(transfers, x, strict=True)], dtype=float)
@@ -67,17 +66,24 @@ def reference_run(model, *, seed: int, method: str = "exp_euler"):
             k3 = rhs(x + dt / 2 * k2, W @ rates_of(x + dt / 2 * k2) + mid)
             k4 = rhs(x + dt * k3, W @ rates_of(x + dt * k3) + end)
             x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        white = params[:, WHITE_SIGMA]
-        if method == "exp_euler":
-            white_b = white * np.sqrt((1 - np.exp(-2 * dt / taus)) / 2)
-        else:
-            white_b = white * np.sqrt(dt / taus)
-        for u in range(model.size):
-            if white[u] > 0:
-                x[u] += white_b[u] * normal_at(plan.keys[u], n, 1)
-            if params[u, OU_SIGMA] > 0:
-                ou_tau = params[u, OU_TAU]
-                eta[u] = (math.exp(-dt / ou_tau) * eta[u] + params[u, OU_SIGMA]
-                          * math.sqrt(1 - math.exp(-2 * dt / ou_tau))
-                          * normal_at(plan.keys[u], n, 0))
+        noise_step(plan, x, eta, n, dt, taus, exact=method == "exp_euler")
     return trace
+
+
+def noise_step(plan, x, eta, n: int, dt: float, taus, *, exact: bool) -> None:
+    """Step n's noise, in place: white noise into the state ``x`` (its exact increment when
+    ``exact``, the exponential methods, else Euler-Maruyama), the OU input ``eta`` exactly."""
+    params = plan.params
+    white = params[:, WHITE_SIGMA]
+    if exact:
+        white_b = white * np.sqrt((1 - np.exp(-2 * dt / taus)) / 2)
+    else:
+        white_b = white * np.sqrt(dt / taus)
+    for u in range(x.size):
+        if white[u] > 0:
+            x[u] += white_b[u] * normal_at(plan.keys[u], n, 1)
+        if params[u, OU_SIGMA] > 0:
+            ou_tau = params[u, OU_TAU]
+            eta[u] = (math.exp(-dt / ou_tau) * eta[u] + params[u, OU_SIGMA]
+                      * math.sqrt(1 - math.exp(-2 * dt / ou_tau))
+                      * normal_at(plan.keys[u], n, 0))

@@ -14,6 +14,7 @@ import pytest
 from neurorect import transfer as transfers
 from neurorect.drive import NOISE_KINDS, Drive, Noise, PulseTrain, Step
 from neurorect.errors import ModelError
+from neurorect.initial import INIT_KINDS, InitialState
 from neurorect.modelfile import loads_model, model_from_dict
 from neurorect.spec import (
     CONNECTION_KINDS,
@@ -25,6 +26,8 @@ from neurorect.spec import (
     Population,
     Simulation,
 )
+from neurorect.spec_feedforward import FeedForward
+from neurorect.spec_lif import EXTERNAL_KINDS, LIFNetwork
 from neurorect.units import parse_quantity
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "model-files.md"
@@ -34,15 +37,20 @@ SECTIONS = {
     "## `[simulation]`": Simulation, "## `[populations.NAME]`": Population,
     "## `[drives.NAME]`": Drive, "### `steps`": Step, "### `pulses`": PulseTrain,
     "### `noise`": Noise, "## `[connections.NAME]`": Connection, "## `[lif]`": LIFNeuron,
+    "## `[lif_network]`": LIFNetwork, "### `init`": InitialState,
+    "## `[feedforward]`": FeedForward,
     **{f"### transfer `{kind}`" + (" (also `relu`)" if kind == "leaky_relu" else ""): cls
        for kind, cls in transfers.TRANSFER_KINDS.items()},
 }
 #: Keys a model file must give although the dataclass has a default (modelfile's check).
 FILE_REQUIRED = {(Population, "transfer")}
+#: Keys whose documented default is a word for the dataclass's default object.
+DEFAULT_OBJECTS = {(FeedForward, "transfer")}
 #: Choices each documented key must list (all of them, and nothing else).
 CHOICES = {(Simulation, "method"): METHODS, (Simulation, "record"): RECORD_CHOICES,
            (Population, "form"): FORMS, (Connection, "kind"): CONNECTION_KINDS,
-           (Noise, "kind"): NOISE_KINDS}
+           (Noise, "kind"): NOISE_KINDS, (LIFNetwork, "external"): EXTERNAL_KINDS,
+           (InitialState, "kind"): INIT_KINDS, (FeedForward, "form"): FORMS}
 
 
 def _sections() -> dict[str, list[str]]:
@@ -110,6 +118,10 @@ def test_keys_and_defaults_match_the_dataclass(heading):
         documented = _documented(rows[key][2], key)
         if (cls, key) in FILE_REQUIRED:
             expected = MISSING
+        if (cls, key) in DEFAULT_OBJECTS:
+            kind = {cls: kind for kind, cls in transfers.TRANSFER_KINDS.items()}
+            assert documented == kind[type(expected)] and expected == type(expected)()
+            continue
         if isinstance(expected, float) and isinstance(documented, float):
             assert documented == expected or (math.isinf(expected) and documented == expected)
         elif expected == "model" or expected == "":

@@ -204,7 +204,8 @@ def test_compare_schema(small_compare):
         assert np.all(np.isnan(values.sel(source="rate")))
         assert np.all(np.isnan(values.sel(source="lif_theory")))
         assert np.all(values.sel(source="lif_brian2") > 0)
-    assert np.all(np.isnan(ds["z_gain"].sel(source="lif_brian2")))
+    assert np.all(np.isnan(ds["z_gain"].sel(source="lif_theory")))
+    assert np.all(np.isnan(ds["rel_gain"].sel(source="lif_theory")))
     assert ds.attrs["brian2_threshold_correction"] == "bridge"
     assert ds.attrs["mu0"] == 0.015 and ds.attrs["mu1"] == MU1
 
@@ -226,28 +227,37 @@ def test_compare_theory_and_rate_columns(small_compare, model):
     np.testing.assert_allclose(ds["phase"].sel(source="rate"),
                                expected["phase"].sel(harmonic=1).values)
     np.testing.assert_allclose(ds["fi_rate"].sel(source="rate"), pop.transfer(ds["mu"].values))
-    # z-scores are (brian2 - source) / se
+    # every source is scored against theory: z = (source - theory) / brian2 SE, and
+    # relative errors (issue 10.7: the rate model's offset is scored too)
     b = ds.sel(source="lif_brian2")
-    z = (b["gain"] - ds["gain"].sel(source="lif_theory")) / b["gain_se"]
-    np.testing.assert_allclose(ds["z_gain"].sel(source="lif_theory"), z)
+    t = ds.sel(source="lif_theory")
+    for source in ("lif_brian2", "rate"):
+        s = ds.sel(source=source)
+        np.testing.assert_allclose(s["z_gain"], (s["gain"] - t["gain"]) / b["gain_se"])
+        np.testing.assert_allclose(s["z_r0"], (s["r0"] - t["r0"]) / b["r0_se"])
+        np.testing.assert_allclose(s["rel_gain"], s["gain"] / t["gain"] - 1)
+        np.testing.assert_allclose(s["dphase"], np.angle(np.exp(1j * (s["phase"]
+                                                                     - t["phase"]))))
 
 
 def test_compare_brian2_is_consistent_with_theory_at_low_statistics(small_compare):
     # 60 neuron-seconds per condition: gain SE ~5-10 %, phase SE ~0.05-0.1 rad. The split
     # SE is itself uncertain (40 subsets of 2 neurons; ~+-11 %) and linear response ignores
     # O(mu1^2), so allow 4 SE here; the slow tests check 3 SE at high statistics.
-    z = small_compare.sel(source="lif_theory")
+    z = small_compare.sel(source="lif_brian2")
     assert np.all(np.abs(z["z_gain"]) < 4), z["z_gain"].values
     assert np.all(np.abs(z["z_phase"]) < 4), z["z_phase"].values
-    assert np.all(np.abs(small_compare["z_fi"].sel(source="lif_theory")) < 4)
+    assert np.all(np.abs(small_compare["z_fi"].sel(source="lif_brian2")) < 4)
 
 
 def test_compare_simulated_rate_model_matches_the_analytic_one(model):
     matched = cv.matched_model(model).with_values({"simulation.duration": 1.5,
                                                    "simulation.transient": 0.5})
     f = np.array([5.0, 20.0])
-    a = cv._rate_response(matched, "E", 0.015, 0.002, f, "analytic", 3)
-    s = cv._rate_response(matched, "E", 0.015, 0.002, f, "simulate", 3)
+    from neurorect.crossval.single import _rate_response
+
+    a = _rate_response(matched, "E", 0.015, 0.002, f, "analytic", 3)
+    s = _rate_response(matched, "E", 0.015, 0.002, f, "simulate", 3)
     # exponential Euler at dt = 0.1 ms with the sinusoid held over each step: phase lags by
     # ~pi f dt (<= 0.006 rad at 20 Hz), gain and mean agree to < 0.5 %
     np.testing.assert_allclose(s[0], a[0], rtol=5e-3)
@@ -259,7 +269,7 @@ def test_compare_simulated_rate_model_matches_the_analytic_one(model):
     ({"drives.E.noise": {"kind": "ou", "sigma": 0.001, "tau": 0.01}}, {}, "plain sinusoidal"),
     ({}, {"mu1": 0.0}, "amplitude"),
     ({}, {"freqs": [5.0, 5.0]}, "distinct"),
-    ({}, {"freqs": [-1.0]}, "> 0"),
+    ({}, {"freqs": [-1.0]}, "finite and positive"),
 ])
 def test_compare_rejects_bad_requests(model, change, kwargs, match):
     m = model.with_values(change) if change else model
@@ -294,19 +304,40 @@ def test_format_table_and_figures(small_compare, tmp_path):
     plt.close(figure)
 
 
+def _cli(args, capsys):
+    code = main(args)
+    return code, capsys.readouterr()
+
+
 def test_cli_crossval_writes_netcdf_and_figure(models_dir_module, tmp_path, capsys):
     out, fig = tmp_path / "cv.nc", tmp_path / "cv.png"
-    code = main(["crossval", str(models_dir_module / "lif_matched.toml"), "--freqs", "5,15",
-                 "--n-neurons", "40", "--duration", "0.8 s", "--transient", "0.2 s",
-                 "--dt", "0.1 ms", "--target", "numpy", "--fi-points", "3",
-                 "--out", str(out), "--plot", str(fig)])
+    common = [str(models_dir_module / "lif_matched.toml"), "--n-neurons", "40",
+              "--duration", "0.8 s", "--transient", "0.2 s", "--dt", "0.1 ms",
+              "--target", "numpy", "--fi-points", "3"]
+    code, printed = _cli(["crossval", *common, "--freqs", "5,15", "--out", str(out),
+                          "--plot", str(fig)], capsys)
     assert code == 0
-    printed = capsys.readouterr().out
-    assert "threshold correction bridge" in printed and "fitted to Siegert" in printed
+    assert "threshold correction bridge" in printed.out and "from the model file" in printed.out
     assert out.exists() and fig.stat().st_size > 10_000
     with xr.open_dataset(out) as ds:
         assert ds.sizes["freq"] == 2 and ds.sizes["mu"] == 3 and ds.sizes["source"] == 3
         assert ds.attrs["brian2_target"] == "numpy"
+        first = (ds.attrs["rate_transfer"], ds.attrs["rate_tau"])
+    # issue 10.7: the matched model does not move with --freqs (the file's, or --refit's
+    # fixed 1-100 Hz tau fit)
+    out2 = tmp_path / "cv2.nc"
+    code, printed = _cli(["crossval", *common, "--freqs", "3,40", "--out", str(out2)], capsys)
+    assert code == 0
+    with xr.open_dataset(out2) as ds:
+        assert (ds.attrs["rate_transfer"], ds.attrs["rate_tau"]) == first
+    target = tmp_path / "refit.nc"
+    code, printed = _cli(["crossval", *common, "--freqs", "3,40", "--refit", "--out",
+                          str(target)], capsys)
+    assert code == 0 and "refitted to Siegert" in printed.out
+    expected = cv.matched_model(load_model(models_dir_module / "lif_matched.toml"))
+    with xr.open_dataset(target) as ds:  # the refit's tau comes from 1-100 Hz, not --freqs
+        assert ds.attrs["rate_tau"] == expected.population("E").tau
+        assert ds.attrs["rate_transfer"] != first[0]
 
 
 def test_cli_reports_model_errors(models_dir_module, capsys):
@@ -314,3 +345,86 @@ def test_cli_reports_model_errors(models_dir_module, capsys):
                  "numpy"])
     assert code == 2
     assert "[lif]" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# networks: compare_network and the CLI on a small network (numpy target)
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_network_model(tmp_path_factory):
+    import warnings
+
+    from neurorect.modelfile import dump_model
+    from neurorect.spec import Simulation
+    from neurorect.spec_lif import LIFNetwork
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = cv.matched_network(LIFNetwork(N_E=400, N_I=100, C_E=40, C_I=10, J=2e-3))
+    model = model.replace(name="small_brunel",
+                          simulation=Simulation(dt=1e-4, duration=0.6, transient=0.1, seed=2))
+    path = tmp_path_factory.mktemp("net") / "small_brunel.toml"
+    dump_model(model, path)
+    return load_model(path)
+
+
+@pytest.fixture(scope="module")
+def network_cli(small_network_model, tmp_path_factory):
+    """``neurorect crossval`` on the small network: its output and its netCDF result."""
+    import contextlib
+    import io
+    import warnings
+
+    folder = tmp_path_factory.mktemp("netcli")
+    out, fig = folder / "net.nc", folder / "net.png"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(stdout), \
+            contextlib.redirect_stderr(stderr):
+        warnings.simplefilter("ignore")  # no rate-engine delays yet: the refit warning
+        code = main(["crossval", small_network_model.source, "--freqs", "20", "50",
+                     "--depth", "0.15", "--target", "numpy", "--out", str(out),
+                     "--plot", str(fig)])
+    with xr.open_dataset(out) as ds:
+        return code, stdout.getvalue(), stderr.getvalue(), ds.load(), fig
+
+
+@pytest.mark.brian2
+def test_cli_crossval_network(network_cli):
+    code, out, err, ds, fig = network_cli
+    assert code == 0, err
+    assert "Brunel model A" in out and "leading eigenvalue" in out and "rates (Hz)" in out
+    assert fig.stat().st_size > 20_000
+    assert ds.sizes["source"] == 3 and ds.attrs["brian2_target"] == "numpy"
+
+
+@pytest.mark.brian2
+def test_compare_network_columns(network_cli, small_network_model):
+    ds = network_cli[3]
+    assert ds["source"].values.tolist() == ["brian2", "mean_field", "rate_model"]
+    assert ds["gain"].dims == ("source", "population", "freq")
+    for name, variable in ds.variables.items():
+        assert "units" in variable.attrs and "long_name" in variable.attrs, name
+    net = small_network_model.lif_network
+    mf = theory.mean_field(net, freqs=[20.0, 50.0]).isel(solution=0)
+    np.testing.assert_allclose(ds["r0"].sel(source="mean_field"), mf["r0"], rtol=1e-12)
+    np.testing.assert_allclose(ds["gain"].sel(source="mean_field"), mf["gain"], rtol=1e-8)
+    # the rate network's fixed point is the mean-field rate (its transfer passes through it)
+    np.testing.assert_allclose(ds["r0"].sel(source="rate_model"), mf["r0"], rtol=1e-9)
+    # scores: every source against the mean field, in Brian2 SEs, and relative errors
+    b, m = ds.sel(source="brian2"), ds.sel(source="mean_field")
+    for source in ("brian2", "rate_model"):
+        s = ds.sel(source=source)
+        np.testing.assert_allclose(s["z_gain"], (s["gain"] - m["gain"]) / b["gain_se"])
+        np.testing.assert_allclose(s["rel_r0"], s["r0"] / m["r0"] - 1)
+    assert np.all(np.isnan(m["z_gain"]))
+    assert np.isfinite(ds["growth_rate"].sel(source="mean_field"))
+    assert ds["psd_mean_field"].dims == ("population", "spectrum_freq")
+    text = cv.format_network_table(ds)
+    assert "rates (Hz)" in text and text.count("| ") > 10
+
+
+def test_cli_network_errors_are_one_line(small_network_model, capsys):
+    code, printed = _cli(["crossval", small_network_model.source, "--freqs", "10", "20",
+                          "--target", "numpy"], capsys)
+    assert code == 2 and "second order" in printed.err

@@ -387,8 +387,6 @@ def test_bad_simulate_arguments():
         simulate(model, max_rate=-1)
     with pytest.raises(ModelError, match=r"unit_stats = 'yes'.*True or False"):
         simulate(model, unit_stats="yes")
-    with pytest.raises(ModelError, match=r"unit_stats = True.*False for a model with conn"):
-        simulate(load_model("models/ei_pair.toml"), unit_stats=True)
     with pytest.raises(ModelError, match=r"neurons = 3.*0 <= index < 1"):
         simulate(model, neurons=[3])
     with pytest.raises(ModelError, match=r"simulation.method = 'rk5'.*did you mean 'rk4'"):

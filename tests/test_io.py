@@ -254,6 +254,13 @@ def test_save_round_trips_and_stores_booleans_as_integers(tmp_path):
     assert again["rate"].attrs == {"units": "Hz", "long_name": "r"}
 
 
+
+def test_save_refuses_what_is_not_a_dataset(tmp_path):
+    with pytest.raises(NeurorectError, match=r"dataset = 'NoneType': save writes a result "
+                                             r"Dataset \(allowed: an xarray.Dataset"):
+        save(None, tmp_path / "r.nc")
+    assert not list(tmp_path.iterdir())  # nothing written, no temporary left
+
 def test_model_files_are_written_atomically(tmp_path, models_dir):
     from neurorect import load_model
     from neurorect.modelfile import dump_model

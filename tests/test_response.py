@@ -228,9 +228,10 @@ def test_response_cli_writes_data_and_figure(tmp_path, capsys):
 def test_network_broadband_matches_the_exact_discrete_linear_transfer():
     """E-I network, common OU stimulus into E. Both units stay above threshold (inputs 2.7
     and 1.8 against fluctuations of ~0.3 sd: a kink crossing is a > 5 sd event), so the
-    exponential-Euler map is the
-    linear system r_{n+1} = M r_n + b s_n with M = diag(a) + diag(1 - a) D W and
-    b = diag(1 - a) D e_E; its transfer from s_n to r is H(f) = (e^{i w dt} - M)^{-1} b."""
+    model's map (exp_ab2: the recurrent input 1.5 W r_n - 0.5 W r_{n-1}) is the linear system
+    r_{n+1} = diag(a) r_n + diag(1 - a) D (W (1.5 r_n - 0.5 r_{n-1}) + e_E s_n); with
+    z = e^{i w dt}, M(z) = diag(a) + (1.5 - 0.5 / z) diag(1 - a) D W and
+    b = diag(1 - a) D e_E its transfer from s_n to r is H(f) = (z - M(z))^{-1} b."""
     model = load_model("models/ei_pair.toml")
     freqs = np.array([2.0, 10.0, 40.0, 150.0])
     result = frequency_response(model, freqs, method="broadband", I1=0.3, seed=1)
@@ -240,10 +241,12 @@ def test_network_broadband_matches_the_exact_discrete_linear_transfer():
                         tau=taus)
     assert np.all(fixed.input > 5 * 0.3)
     a = np.exp(-DT / taus)
-    M = np.diag(a) + np.diag(1 - a) @ np.diag(fixed.slope) @ W
+    assert model.simulation.method == "exp_ab2"
     b = (1 - a) * fixed.slope * np.array([1.0, 0.0])
     for i, f in enumerate(freqs):
-        H = np.linalg.solve(np.exp(2j * np.pi * f * DT) * np.eye(2) - M, b)
+        z = np.exp(2j * np.pi * f * DT)
+        M = np.diag(a) + (1.5 - 0.5 / z) * np.diag(1 - a) @ np.diag(fixed.slope) @ W
+        H = np.linalg.solve(z * np.eye(2) - M, b)
         for p, name in enumerate(["E", "I"]):
             row = result.sel(population=name).isel(freq=i)
             # coherence ~1 makes the random error tiny; what is left is Welch's segment-edge

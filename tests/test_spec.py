@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from neurorect import Drive, LeakyReLU, ModelError, load_model, single_population
-from neurorect.modelfile import dump_model, dumps_model
+from neurorect.modelfile import dump_model, dumps_model, loads_model
 from neurorect.units import parse_quantity, unit_scale
 
-MODEL_FILES = ["single_neuron", "ei_pair", "random_network", "lif_matched"]
+#: Every shipped model (a new one is covered without editing this list).
+MODEL_FILES = sorted(path.stem for path in (Path(__file__).resolve().parents[1] / "models"
+                                            ).glob("*.toml"))
 
 
 @pytest.mark.parametrize("name", MODEL_FILES)
@@ -20,6 +24,16 @@ def test_shipped_models_load_and_round_trip(name, models_dir, tmp_path):
     assert again == model
     assert dumps_model(again) == dumps_model(model)
     np.testing.assert_array_equal(again.coupling_matrix(), model.coupling_matrix())
+
+
+def test_every_connection_field_survives_a_round_trip(models_dir):
+    """dumps_model wrote no delay and no tau_syn: a saved model lost its delays."""
+    model = load_model(models_dir / "ei_pair.toml").with_values(
+        {"connections.EE.delay": "1.5 ms", "connections.EI.tau_syn": "4 ms"})
+    again = loads_model(dumps_model(model))
+    assert again == model
+    by_name = {c.name: c for c in again.connections}
+    assert by_name["EE"].delay == 1.5e-3 and by_name["EI"].tau_syn == 4e-3
 
 
 def test_units_are_converted_on_load(models_dir):

@@ -94,6 +94,23 @@ def test_the_measure_in_a_sweep():
     np.testing.assert_allclose(overshoot, np.exp(-math.pi / np.array([1.0, 3.0])), atol=1e-6)
 
 
+
+def test_the_named_measure_equals_the_callable_and_the_single_runs():
+    """measure="step_response" (batched chunks, one recorded trace per copy) = the callable
+    measure per point = each point's own run: the same numbers to rounding (metamorphic)."""
+    grid = {"connections.XY.weight": [1.0, 3.0], "connections.YX.weight": [-1.0, -3.0]}
+    model = second_order(1.0, dt=2e-5)
+    named = run_sweep(model, grid, measure="step_response", mode="zip", progress=False)
+    called = run_sweep(model, grid, measure=measure_step_response, mode="zip", progress=False)
+    for name in ("overshoot", "peak_time", "rise_time", "settling_time", "final_value"):
+        np.testing.assert_allclose(named[name].values, called[name].values, rtol=1e-12,
+                                   atol=1e-15, err_msg=name)
+    single = measure_step_response(simulate(model.with_values(
+        {"connections.XY.weight": 3.0, "connections.YX.weight": -3.0}), progress=False))
+    assert float(named.overshoot.sel(population="Y")[1]) == pytest.approx(
+        float(single.overshoot.sel(population="Y")), rel=1e-12)
+    assert named.overshoot.attrs["units"] == "1" and named.rise_time.attrs["units"] == "s"
+
 def test_the_measure_refuses_what_it_cannot_measure():
     model = second_order(2.0, dt=1e-4)
     with pytest.raises(ModelError, match="recorded rates"):

@@ -68,7 +68,7 @@ def test_reproduction_with_values_refuses_a_frequency_for_tau():
     main (accepted)."""
     model = loads_model(SINGLE_NEURON, source="m.toml")
     with pytest.raises(ModelError, match=r"populations.E.tau = '10 Hz': wrong dimension.*"
-                                         r"not a time \(allowed: a time in s"):
+                                         r"not a time \(allowed: a time \(s\), e.g. .10 ms."):
         model.with_values({"populations.E.tau": "10 Hz"})
 
 
@@ -442,6 +442,19 @@ def test_sweep_grids_check_dimensions_before_anything_runs():
                                [1.0, 10.0, 100.0, 1000.0], rtol=1e-15)
     assert parse_values(["rk4", "euler"], dimension=None).tolist() == ["rk4", "euler"]
 
+
+def test_simulate_batches_check_dimensions():
+    """A batch of simulate is checked like the model file: '5 mV' is not a tau."""
+    model = loads_model(SINGLE_NEURON, source="m.toml")
+    with pytest.raises(ModelError, match=r"m.toml: populations.E.tau = '5 mV': wrong "
+                                         r"dimension: a voltage \(V\), not a time"):
+        simulate(model, 0.4, batch={"populations.E.tau": ["5 mV", "10 ms"]}, record="none")
+    with pytest.raises(ModelError, match=r"drives.E.freq = '1 ms'.*not a frequency"):
+        simulate(model, 0.4, batch={"drives.E.freq": ["1 ms"]}, record="none")
+    # the right dimension in any unit: '10 ms' and 0.01 are the same copy, bit for bit
+    result = simulate(model, 0.4, batch={"populations.E.tau": ["10 ms", 0.01]},
+                      record="none", transient=0.2)
+    assert result.r0.values[0, 0] == result.r0.values[1, 0]
 
 def test_shipped_models_still_load(models_dir):
     for name in ("single_neuron", "ei_pair", "random_network", "lif_matched"):

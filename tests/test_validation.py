@@ -63,6 +63,17 @@ def test_simulate_needs_a_model(bad):
     assert "path of a model file" in error.allowed
 
 
+
+@pytest.mark.parametrize("call", ["compare", "compare_network", "matched_model"])
+def test_crossval_needs_a_model(call):
+    """crossval.compare(None) and its siblings were AttributeErrors."""
+    from neurorect import crossval
+
+    function = getattr(crossval, call)
+    error = _raises("model", function, None) if call == "matched_model" else _raises(
+        "model", function, None, [5.0])
+    assert "path of a model file" in error.allowed
+
 def test_a_path_string_is_loaded_as_a_model_file(model):
     """Decision: a path (str or Path) is loaded like run_sweep and the command line do
     (main: AttributeError). Same numbers as the loaded model."""

@@ -22,6 +22,7 @@ Each reproduction of the issue fails on the main branch this was written against
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -360,19 +361,30 @@ def test_overflowing_statistics_raise_naming_time_neuron_and_quantity(change, st
         assert f"(step {step})" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="the runaway bound (max_rate) is helper speed's "
-                   "(issue 9.4); until it lands an unclipped ReLU network runs away to "
-                   "finite rates with no diagnostic")
-def test_unclipped_relu_network_runaway_raises():
-    """An excitatory ReLU pair with gain * W = 2 grows like exp(t / tau): 1e11 Hz and more
-    after 0.3 s, finite, no error on main."""
+@pytest.mark.parametrize("chunk_steps", [None, 300])
+def test_unclipped_relu_network_runaway_raises(chunk_steps):
+    """An excitatory ReLU pair with autapses and gain * W = 10 * 0.2 = 2 (W_ij = 0.2 / 2 onto
+    both units) obeys tau dr/dt = r + 10 exactly (the drive keeps the input above threshold):
+    r(t) = 10 (exp(t / tau) - 1), finite for ever (2.9e42 Hz by 1 s, no error on main). The
+    network kernel's runaway bound stops it where r first exceeds max_rate = 1e6 Hz:
+    t = tau ln(1e5 + 1) = 0.11513 s, so at step 1152 (t = 0.1152 s), whatever the chunking;
+    +-1 step allows the integrator's O(dt^2) error in r (0.3 % measured, less than the 1 %
+    growth of r over one step, dt / tau). max_rate=math.inf lifts the bound and the run returns."""
     from neurorect import Connection, Drive, LeakyReLU, single_population
 
     model = single_population(LeakyReLU(10.0, 0.0, 0.0), tau=0.01, size=2,
                               drive=Drive(I0=1.0), duration=1.0, transient=0.1)
-    model = model.replace(connections=(Connection("EE", "E", "E", weight=0.2),))
-    with pytest.raises(SimulationError):
-        simulate(model, record="none", progress=False)
+    model = model.replace(connections=(Connection("EE", "E", "E", weight=0.2,
+                                                  autapses=True),))
+    with pytest.raises(SimulationError, match=r"runaway rate at t = .* s \(step (\d+)\) in "
+                       r"neuron \d \(population 'E'\): rate = .* Hz, \|rate\| > max_rate = "
+                       r"1e\+06 Hz") as info:
+        simulate(model, record="none", progress=False, chunk_steps=chunk_steps)
+    step = int(re.search(r"\(step (\d+)\)", str(info.value)).group(1))
+    assert abs(step - 1152) <= 1
+    lifted = simulate(model, record="none", progress=False, chunk_steps=chunk_steps,
+                      max_rate=math.inf)
+    assert np.all(np.isfinite(lifted["r0"].values)) and np.all(lifted["r0"].values > 1e40)
 
 
 # ------------------------------------------------------------ visible discretisation error
@@ -435,4 +447,5 @@ def test_integrator_order_for_the_model_at_hand():
                                 drive=Drive(I0=0.2, steps=(Step(start=0.1, amplitude=1.0),)))
     assert integrator_order(stepped) == 1
     coupled = smooth.replace(connections=(Connection("EE", "E", "E", weight=0.1),))
-    assert integrator_order(coupled) == 1
+    assert integrator_order(coupled) == 2  # exp_ab2, the default: second order for networks
+    assert integrator_order(coupled, "exp_euler") == 1

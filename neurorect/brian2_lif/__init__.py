@@ -47,8 +47,16 @@ Modules
 ``__main__``
     The standalone child's entry point, ``python -m neurorect.brian2_lif SPEC OUT PROJECT``.
 
-A Brian2 LIF E-I network (``simulate_network``) belongs in a future ``network`` module, built
-on the same ``conditions``, ``runner`` and ``analysis`` pieces.
+``network``
+    :func:`simulate_network`: Brunel's E-I network (the ``[lif_network]`` table), argument
+    checks, run and analysis. No Brian2 import.
+``network_runner``
+    Builds and runs the network (imports Brian2 inside its functions): fixed in-degree
+    connectivity, delays, external Poisson or white-noise input; the C++ standalone child,
+    ``python -m neurorect.brian2_lif.network_runner SPEC OUT PROJECT``.
+``network_analysis``
+    Spikes to the result schema: rates, ISI CV, population spectrum, synchrony, gain and
+    phase at every modulation frequency. No Brian2.
 
 Internal interface
 ------------------
@@ -76,9 +84,10 @@ from neurorect.brian2_lif.conditions import (
     condition_grid,
     effective_threshold,
 )
+from neurorect.brian2_lif.network import simulate_network
 from neurorect.brian2_lif.populations import simulate_lif
 
 __all__ = [
-    "simulate_lif", "condition_grid", "CONDITION_KEYS", "THRESHOLD_CORRECTIONS", "TARGETS",
-    "SIEGMUND_BETA", "effective_threshold",
+    "simulate_lif", "simulate_network", "condition_grid", "CONDITION_KEYS",
+    "THRESHOLD_CORRECTIONS", "TARGETS", "SIEGMUND_BETA", "effective_threshold",
 ]

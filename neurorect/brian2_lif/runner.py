@@ -21,13 +21,8 @@ seconds.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,7 +36,7 @@ from neurorect.brian2_lif.equations import (
     refractory_steps,
     threshold_condition,
 )
-from neurorect.errors import NeurorectError
+from neurorect.brian2_lif.standalone import child_main, run_in_child
 
 __all__ = ["run_network", "run_runtime", "run_standalone", "standalone_main",
            "brian2_version"]
@@ -125,44 +120,12 @@ def run_standalone(spec: dict, directory: str | os.PathLike | None) -> dict[str,
     ``directory`` is the project directory (default: a temporary one, deleted afterwards).
     Raises NeurorectError with the tail of the child's output if the build or run fails.
     """
-    with tempfile.TemporaryDirectory(prefix="neurorect_lif_") as scratch:
-        spec_path = Path(scratch) / "spec.json"
-        out_path = Path(scratch) / "result.npz"
-        spec_path.write_text(json.dumps(spec))
-        project = str(directory) if directory is not None else str(Path(scratch) / "project")
-        command = [sys.executable, "-m", "neurorect.brian2_lif", str(spec_path),
-                   str(out_path), project]
-        started = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not out_path.exists():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            raise NeurorectError(f"the C++ standalone run failed (exit {proc.returncode}) in "
-                                 f"{project}:\n{tail}")
-        with np.load(out_path) as data:
-            out: dict[str, Any] = {k: data[k] for k in data.files}
-        out["build_time"] = float(out.get("build_time", np.nan))
-        out["run_time"] = float(out.get("run_time", np.nan))
-        out["process_time"] = time.perf_counter() - started
-        return out
+    return run_in_child("neurorect.brian2_lif", spec, directory)
 
 
 def standalone_main(argv: list[str]) -> int:
     """Entry point of the child process: ``spec.json result.npz project_dir``."""
-    import brian2 as b2
-
-    spec_path, out_path, project = argv
-    spec = json.loads(Path(spec_path).read_text())
-    b2.set_device("cpp_standalone", directory=project, build_on_run=True)
-    started = time.perf_counter()
-    out = run_network(spec)
-    # with build_on_run, code generation and the C++ compile happen inside Network.run: the
-    # simulation proper is the device's own run time, the rest counts as build time
-    total = time.perf_counter() - started
-    simulated = getattr(b2.get_device(), "_last_run_time", None)
-    out["run_time"] = float(simulated) if simulated is not None else out["run_time"]
-    out["build_time"] = total - out["run_time"]
-    np.savez(out_path, **out)
-    return 0
+    return child_main(argv, run_network)
 
 
 def brian2_version() -> str:

@@ -17,7 +17,8 @@ from neurorect.cli.common import (
 __all__ = ["register", "default_store"]
 
 # the measures of neurorect.sweeps.MEASURES, written out so that --help needs no xarray
-MEASURE_CHOICES = ("rate", "response", "fixed_point", "silent_fraction")
+MEASURE_CHOICES = ("rate", "response", "step_response", "fixed_point",
+                   "silent_fraction")
 
 _DESCRIPTION = """\
 Evaluate a measure at every point of a grid of parameter values of MODEL (a model file or a

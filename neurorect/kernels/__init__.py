@@ -7,8 +7,8 @@ Modules
 -------
 ``layout``
     Pure Python: the columns of the packed arrays, the method, form, record and transfer
-    codes, ``RESYNC``, ``GEMM_FROM``, and the argument groups ``Setup``, ``Evolving``,
-    ``Recording``, ``Coupling`` (named tuples).
+    codes, ``RESYNC``, ``GEMM_FROM``, the channel columns ``CH_*``, and the argument groups
+    ``Setup``, ``Evolving``, ``Recording``, ``Coupling``, ``History`` (named tuples).
 ``random``
     The counter-based generator (Philox4x32-10 + a vectorisable Box-Muller): ``stream_keys``,
     ``normal_at``, ``normal_quads``, ``key_schedule``, ``initial_normals``, ``ou_traces``,
@@ -27,14 +27,20 @@ Modules
 ``tiles``
     The SIMD tiles of 128 units: ``deterministic_tile`` (noise-free, provably bounded, 4
     steps per load and store) and ``checked_tile`` (noise, unit statistics, runaway checks).
+``channels``
+    The coupling channels (connections sharing a delay and a synaptic filter):
+    ``channel_product`` (BLAS for dense blocks, or CSR), ``channel_products`` (every
+    channel's product of a step, from the ring of past rates), ``product_lag``,
+    ``fill_ring``, ``combine_channels`` (exp_ab2's extrapolation, the synaptic filters).
 ``network``
-    ``run_network``: coupled networks, one BLAS product per step.
+    ``run_network``: coupled networks, one coupling product per step and channel (through
+    ``channels``), exp_ab2's second-order start, the update, noise and statistics.
 
 Internal interface: ``uncoupled`` and ``network`` use ``step``, ``drive``, ``random`` and
-``transfer``; ``random`` uses ``step`` (the OU factors); everything uses ``layout``. The
-entry points are ``run_uncoupled(step0, n_steps, setup, evolving, recording,
-general_only=False)`` and ``run_network(step0, n_steps, setup, evolving, recording,
-coupling)``.
+``transfer``; ``network`` uses ``channels``; ``random`` uses ``step`` (the OU factors);
+everything uses ``layout``. The entry points are ``run_uncoupled(step0, n_steps, setup,
+evolving, recording, general_only=False)`` and ``run_network(step0, n_steps, setup,
+evolving, recording, coupling, history)``.
 
 Layout
 ------
@@ -54,7 +60,9 @@ The evolving arrays (``Evolving``: ``state (U,)`` or ``(B, N)``, ``ou (U,)``, ``
 complex, the running sum of the rate and of its projections ``r exp(-i k (2 pi f t +
 theta))`` with ``theta = params[u, STAT_PHASE]``, the failure record ``fail``, ``fail_what``,
 ``fail_value`` and the unit statistics ``moments``) are carried between chunks; ``Recording``
-says what is recorded where, and ``Coupling`` holds W (dense, or CSR).
+says what is recorded where, ``Coupling`` holds W as channels (dense blocks, or CSR) and
+``History`` what a network carries between steps besides the state (past rates, last
+products, synaptic filter states).
 
 Failures and unit statistics (the contract every kernel implements)
 -------------------------------------------------------------------
@@ -76,8 +84,9 @@ below the transfer's threshold ``tparams[u, 1]``: in rate form the total input h
 phi for the update of step n (recurrent input + drive + OU noise; under exponential Euler
 the drive at the middle of the step, under Euler and RK4 at t_n); in voltage form
 ``v_n < threshold``. The columns (M_BELOW, M_ZERO, M_SHIFT, M_SUM, M_SQUARES) are counts and
-shifted sums; the driver turns them into fractions and a variance. Until the network kernel
-streams them, ``simulate`` refuses ``unit_stats=True`` for coupled models (driver.py).
+shifted sums; the driver turns them into fractions and a variance. Both kernels stream them
+(the network kernel: in rate form the recurrent input of the update, so under exp_ab2 the
+input extrapolated to the middle of the step).
 
 Fast paths may contract arithmetic (``layout.FASTMATH``, FMA only) and so differ from the
 per-unit path in the last bits (agreement to 1e-12 relative is tested); which path a unit
@@ -96,7 +105,9 @@ Exponential Euler, for an uncoupled unit with input held over the step (exact th
     rate:    r' = a r + (1 - a) phi(c + I(t + dt/2) + eta)
     voltage: v' = a v + (1 - a) (c + I(t + dt/2) + eta)      a = exp(-dt / tau)
 
-with ``c`` the recurrent input (``W r`` or ``W phi(v)``, at t) and ``eta`` the OU noise. The
+with ``c`` the recurrent input (``W r`` or ``W phi(v)``: at t under EXP_EULER; under
+EXP_AB2 extrapolated to t + dt/2 as ``1.5 c_n - 0.5 c_{n-1}``, or interpolated between the
+two known past products of a delayed channel, see ``network``) and ``eta`` the OU noise. The
 deterministic drive is sampled at the middle of the step: exact for piecewise-constant
 input, like the left end, but without the left end's dt/2 delay, so a linear unit under a
 sinusoid is second-order accurate (its phase error is O((w dt)^2), not w dt / 2). White

@@ -21,6 +21,8 @@ __all__ = [
     "RECORD_STATE", "LEAKY_RELU", "SOFTPLUS", "ELU", "GELU", "POWER_LAW", "SIGMOID", "LIF",
     "RESYNC", "GEMM_FROM", "FAIL_STATE", "FAIL_RATE", "M_BELOW", "M_ZERO", "M_SHIFT", "M_SUM",
     "M_SQUARES", "N_MOMENTS", "FASTMATH", "Setup", "Evolving", "Recording", "Coupling",
+    "EXP_AB2", "CH_DELAY", "CH_ROW0", "CH_ROWS", "CH_COL0", "CH_COLS", "CH_W0", "CH_PTR0",
+    "CH_FILTERED", "CH_IDENTITY", "N_CHANNEL", "History",
 ]
 
 # columns of ``params``; the statistics phasor of unit u at step n is
@@ -31,9 +33,11 @@ N_PARAMS = 10
 # columns of ``pulses``
 P_START, P_STOP, P_PERIOD, P_WIDTH, P_AMP = range(5)
 N_PULSE = 5
-# integration methods, by their model-file names
-EXP_EULER, EULER, RK4 = 0, 1, 2
-METHOD_CODES = {"exp_euler": EXP_EULER, "euler": EULER, "rk4": RK4}
+# integration methods, by their model-file names (EXP_AB2: exponential integrator with the
+# coupling extrapolated to the middle of the step, second order for networks; for an
+# uncoupled unit it is EXP_EULER)
+EXP_EULER, EULER, RK4, EXP_AB2 = 0, 1, 2, 3
+METHOD_CODES = {"exp_euler": EXP_EULER, "euler": EULER, "rk4": RK4, "exp_ab2": EXP_AB2}
 # column 1 of ``kinds``: the form of a unit
 RATE_FORM, VOLTAGE_FORM = 0, 1
 # what ``Recording.out`` holds
@@ -71,7 +75,7 @@ class Setup(NamedTuple):
     """What a kernel reads and never writes: the step, the method and the per-unit plan."""
 
     dt: float  #: time step, s
-    method: int  #: EXP_EULER, EULER or RK4
+    method: int  #: EXP_EULER, EULER, RK4 or EXP_AB2
     kinds: np.ndarray  #: (U, 2) int64: transfer code, form
     params: np.ndarray  #: (U, N_PARAMS) float64
     tparams: np.ndarray  #: (U, 6) float64: ``Transfer.kernel_params``
@@ -102,10 +106,41 @@ class Recording(NamedTuple):
     out: np.ndarray  #: (rows, columns) in the state's dtype
 
 
+# columns of ``Coupling.channels``: one row per channel (connections sharing a delay and a
+# synaptic filter): delay in steps, first row and number of rows (post neurons, into
+# ``rows``, ``History.previous`` and ``History.synaptic``), first column and number of
+# columns (pre neurons, into ``cols``), offset of the channel's dense (rows x cols) block
+# in ``W`` (row-major), offset of its CSR row pointers in ``indptr``, 1 with a synaptic
+# filter, 1 when rows and columns are all neurons in order (no gather, no scatter)
+CH_DELAY, CH_ROW0, CH_ROWS, CH_COL0, CH_COLS, CH_W0, CH_PTR0, CH_FILTERED, CH_IDENTITY = range(9)
+N_CHANNEL = 9
+
+
 class Coupling(NamedTuple):
-    """The recurrent matrix: dense ``W`` (1 or B, N, N), or CSR (``W`` then (1, 0, 0))."""
+    """The recurrent input as channels (see the CH_* columns), dense or CSR.
+
+    Dense: ``W`` (1 shared or B per copy, total) holds every channel's (rows x cols) block,
+    row-major, in the dtype of the state; ``indptr``, ``indices``, ``weights`` are empty.
+    CSR (one W shared by all copies): ``W`` is (1, 0); channel k's rows are
+    ``indptr[CH_PTR0 : CH_PTR0 + rows + 1]`` into ``indices`` (global pre-neuron index) and
+    ``weights``.
+    """
 
     W: np.ndarray
-    indptr: np.ndarray  #: (N + 1,) int64, empty for dense coupling
-    indices: np.ndarray  #: int64 column indices, empty for dense coupling
+    indptr: np.ndarray  #: int64 CSR row pointers of every channel, empty for dense coupling
+    indices: np.ndarray  #: uint32 global column indices, empty for dense coupling
     weights: np.ndarray  #: float64 values, empty for dense coupling
+    channels: np.ndarray  #: (K, N_CHANNEL) int64
+    rows: np.ndarray  #: int64 post-neuron index of each channel row
+    cols: np.ndarray  #: int64 pre-neuron index of each channel column
+    synapse: np.ndarray  #: (K, 2) float64: exp(-dt / tau_syn), 1 - exp(-dt / tau_syn)
+
+
+class History(NamedTuple):
+    """What a network run carries between steps and chunks besides the state: past rates
+    for delays, the last coupling product of every channel row (for EXP_AB2) and the
+    synaptic filter states."""
+
+    rates: np.ndarray  #: (L, B, N) ring of past rates, slot ``n % L`` holds step n
+    previous: np.ndarray  #: (B, R) last coupling product of each channel row
+    synaptic: np.ndarray  #: (B, R) float64 synaptic filter state of each channel row

@@ -57,8 +57,17 @@ params
     Validation and broadcasting of the LIF parameters (one table of rules; see there why it
     is not :mod:`neurorect._validate`).
 
-The mean-field theory of LIF networks (Brunel 2000; next issue) belongs in a new module
-``mean_field``, built on rates and susceptibility.
+laplace
+    :func:`laplace_response`: the rate response to the input's mean and variance at complex
+    Laplace frequency (threshold integration off the imaginary axis); :func:`isi_laplace`,
+    the Laplace transform of the ISI density.
+characteristic
+    Roots of ``1 = exp(-lam D) G(lam)``: Nyquist count and Newton's method.
+mean_field
+    :func:`mean_field`: self-consistent rates, stability (eigenvalues with the delay, mean and
+    variance channels) and linear response of Brunel's E-I network of LIF neurons.
+spectrum
+    :func:`population_spectrum`, the finite-size spectrum of its population rates.
 
 Internal interface (names shared between the modules, not re-exported here):
 ``params``: ``check_params(**params)`` (validated float arrays), ``broadcast_flat(*arrays)``,
@@ -67,17 +76,24 @@ evaluate the ``sigma == 0`` and ``sigma > 0`` branches) and ``NEURON`` (their pa
 order); ``quadrature``: ``mapped_quad(integrand, width, kappa, *params)``,
 ``chunked(func, *arrays)`` and ``scaled_erfcx_neg(u, s)``; ``rates``: ``siegert_parts``
 (the scaled Siegert integral, used by cv) and ``SQRT_PI``. Layers point one way: params,
-quadrature <- rates <- cv, susceptibility.
+quadrature <- rates <- cv, susceptibility, laplace <- characteristic, mean_field <- spectrum.
 """
 
 from neurorect.lif.cv import MembraneStats, isi_cv, membrane_stats
+from neurorect.lif.laplace import isi_laplace, laplace_response
+from neurorect.lif.mean_field import mean_field
 from neurorect.lif.rates import deterministic_rate, siegert_derivative, siegert_rate
+from neurorect.lif.spectrum import population_spectrum
 from neurorect.lif.susceptibility import susceptibility, susceptibility_reference
 
 __all__ = [
     "MembraneStats",
     "deterministic_rate",
     "isi_cv",
+    "isi_laplace",
+    "laplace_response",
+    "mean_field",
+    "population_spectrum",
     "membrane_stats",
     "siegert_derivative",
     "siegert_rate",

@@ -45,6 +45,12 @@ Measures
   holds so many periods that rounding whole periods to whole steps costs little accuracy.
   ``transient`` defaults to ``max(model transient, 10 tau_max)``. The duration of each
   point is the result variable ``duration``;
+* ``"step_response"``: ``overshoot``, ``peak_time``, ``rise_time``, ``settling_time``,
+  ``initial_value``, ``final_value`` and ``settled`` (population) of each population's mean
+  rate after the earliest step of the model's drives
+  (:func:`neurorect.sweeps.measures.measure_step_response` with its defaults: 10-90 % rise,
+  2 % settling band; the whole rate trace of a chunk is recorded, then reduced); each point
+  runs the model's duration;
 * ``"fixed_point"``: ``fixed_point_rate`` and ``silent_fraction`` (population),
   ``stable``, ``max_real_eigenvalue`` and ``converged`` from
   :func:`neurorect.theory.fixed_point` of the constant input ``I0`` (sinusoids, steps, pulses

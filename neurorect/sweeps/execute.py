@@ -39,6 +39,7 @@ from neurorect.sweeps.measures import (
     callable_chunk,
     measure_rate,
     measure_response,
+    measure_step_response,
     model_from_toml,
     theory_chunk,
 )
@@ -50,6 +51,8 @@ OnResult = Callable[[Chunk, xr.Dataset], None]
 
 #: Seconds to wait for a Dask scheduler given by address before giving up.
 SCHEDULER_TIMEOUT = 10.0
+_POLL = 0.1  # s: how often the Dask loop looks for results and for Ctrl-C
+_CLOSE_TIMEOUT = 30.0  # s: the longest a client or local cluster may take to close
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -72,12 +75,20 @@ def _simulate_chunk(model: Model, chunk: Chunk, settings: Settings) -> xr.Datase
 
     measure = settings.measure
     builtin = isinstance(measure, str)
-    result = simulate(model, chunk.duration, transient=settings.transient,
-                      record="none" if builtin else settings.record,
+    if builtin:  # the step-response measures need each point's mean-rate trace
+        record = "rate" if measure == "step_response" else "none"
+    else:
+        record = settings.record
+    result = simulate(model, chunk.duration, transient=settings.transient, record=record,
                       n_harmonics=settings.n_harmonics, dtype=settings.dtype,
                       batch=dict(chunk.batch) or None, progress=False)
     if builtin:
-        out = measure_response(result, model) if measure == "response" else measure_rate(result)
+        if measure == "response":
+            out = measure_response(result, model)
+        elif measure == "step_response":
+            out = measure_step_response(result, model)
+        else:
+            out = measure_rate(result)
         out = batched(out).rename({"batch": "point"})
     else:
         out = callable_chunk(result, chunk, measure)
@@ -167,10 +178,13 @@ class _Tally:
             self.bar.total_points = sum(int(c.points.size) for c in chunks)
 
     def __call__(self, chunk: Chunk, result: xr.Dataset) -> None:
-        self.on_result(chunk, result)  # saved (with a store) before it counts as finished
-        self.finished += 1
-        self.pending -= 1
-        self.points += int(chunk.points.size)
+        # saved (with a store) and counted as one step: a Ctrl-C landing between the two
+        # would report one chunk fewer than the store holds
+        with _ctrl_c_deferred():
+            self.on_result(chunk, result)
+            self.finished += 1
+            self.pending -= 1
+            self.points += int(chunk.points.size)
         if self.bar is not None:
             self.bar.add_points(int(chunk.points.size))
 
@@ -191,6 +205,30 @@ def execute_local(settings: Settings, chunks: list[Chunk], on_result: OnResult) 
 
 
 @contextmanager
+def _ctrl_c_as_flag() -> Iterator[threading.Event]:
+    """Ctrl-C sets the yielded event instead of raising wherever it lands (raised inside
+    Dask's client code, it can leave a lock held and the clean-up then hangs)."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: event.set())
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """A Ctrl-C during the block is raised as KeyboardInterrupt when the block ends."""
+    with _ctrl_c_as_flag() as pressed:
+        yield
+    if pressed.is_set():
+        raise KeyboardInterrupt
+
+
+@contextmanager
 def _ignoring_ctrl_c() -> Iterator[None]:
     """SIGINT ignored while worker processes start: they inherit it (a spawned Python keeps
     an ignored SIGINT), so Ctrl-C reaches only this process, which stops them."""
@@ -202,6 +240,16 @@ def _ignoring_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _local_file_locks():
+    """Dask's synchronous scheduler as the default while results are saved: with a
+    distributed Client as the default scheduler, xarray guards each netCDF write with a lock
+    held by the scheduler (a round trip per write, and a lock left held if the client stops
+    mid-write); the results are in memory, so the local lock is the right one."""
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
 
 
 def _local_cluster(n_workers: int):
@@ -271,16 +319,27 @@ def execute_dask(settings: Settings, chunks: list[Chunk], on_result: OnResult,
             client, own_client = scheduler, False
         chunk_of = {}
         try:
-            for chunk in chunks:
-                future = client.submit(run_chunk, settings, chunk, pure=False)
-                chunk_of[future] = chunk
-            for future, result in as_completed(list(chunk_of), with_results=True):
-                tally(chunk_of[future], result)
+            with _ctrl_c_as_flag() as pressed:
+                for chunk in chunks:
+                    future = client.submit(run_chunk, settings, chunk, pure=False)
+                    chunk_of[future] = chunk
+                arriving = as_completed(list(chunk_of), with_results=True)
+                while not arriving.is_empty():
+                    if pressed.is_set():
+                        raise KeyboardInterrupt
+                    if arriving.has_ready():
+                        future, result = next(arriving)
+                        with _local_file_locks():
+                            tally(chunk_of[future], result)
+                    else:
+                        pressed.wait(_POLL)
+                if pressed.is_set():
+                    raise KeyboardInterrupt
         finally:
             with _ignoring_ctrl_c():  # a second Ctrl-C must not break the clean-up
                 for future in chunk_of:
                     future.cancel()
                 if own_client:
-                    client.close()
+                    client.close(timeout=_CLOSE_TIMEOUT)
                 if cluster is not None:
-                    cluster.close()
+                    cluster.close(timeout=_CLOSE_TIMEOUT)

@@ -36,11 +36,12 @@ __all__ = ["MEASURES", "MEASURE_VARIABLES", "measure_rate", "measure_response",
            "model_from_toml"]
 
 #: Built-in measures (see :func:`neurorect.sweeps.run_sweep`).
-MEASURES = ("rate", "response", "fixed_point", "silent_fraction")
+MEASURES = ("rate", "response", "step_response", "fixed_point", "silent_fraction")
 #: The result variables of each built-in measure.
 MEASURE_VARIABLES = {
     "rate": ("mean_rate", "duration"),
     "response": ("mean_rate", "amplitude", "phase", "gain", "stat_freq", "duration"),
+    "step_response": (*STEP_MEASURES, "duration"),
     "fixed_point": ("fixed_point_rate", "silent_fraction", "stable", "max_real_eigenvalue",
                     "converged"),
     "silent_fraction": ("silent_fraction", "converged"),
@@ -265,14 +266,10 @@ def measure_step_response(result: xr.Dataset, model: Model | None = None, *,
 def _theory_point(model: Model, which: str) -> dict[str, Any]:
     from neurorect.theory import fixed_point
 
-    forms = {p.form for p in model.populations}
-    if len(forms) > 1:
-        raise ModelError("the fixed-point measures need one form for all populations",
-                         key="populations", value=sorted(forms),
-                         allowed="all 'rate' or all 'voltage'", file=model.source)
+    form = model.single_form("the fixed-point measures")
     neurons = model.neuron_arrays()
     fp = fixed_point(model.coupling_matrix(), neurons.I0, list(neurons.transfer),
-                     tau=neurons.tau, form=forms.pop())
+                     tau=neurons.tau, form=form)
     rates, silent = [], []
     for pop in model.populations:
         lo, hi = model.offsets[pop.name]

@@ -51,7 +51,7 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
         ``{dotted path: values}``; values as a list/array (SI numbers, unit strings, words) or
         a spec string ``"start:stop:num"``, ``"lin:..."``, ``"log:start:stop:num"``,
         ``"v1,v2"``.
-    measure : {"rate", "response", "fixed_point", "silent_fraction"} or callable
+    measure : {"rate", "response", "step_response", "fixed_point", "silent_fraction"} or callable
         What to compute at each point (see :mod:`neurorect.sweeps`). A callable gets each
         point's simulate Dataset and returns a Dataset (per-point Python calls).
     mode : {"product", "zip"}
@@ -119,10 +119,10 @@ def run_sweep(model: Model | str | Path, grid: Mapping[str, Any], *,
                                {"resume": resume, "overwrite": overwrite, "progress": progress},
                                n_periods=n_periods, n_workers=n_workers, chunk_size=chunk_size,
                                n_harmonics=n_harmonics)
-    duration = None if duration is None else parse_quantity(quantity_argument("duration",
-                                                                             duration))
-    transient = None if transient is None else parse_quantity(quantity_argument("transient",
-                                                                               transient))
+    duration = None if duration is None else parse_quantity(
+        quantity_argument("duration", duration), "time", key="duration")
+    transient = None if transient is None else parse_quantity(
+        quantity_argument("transient", transient), "time", key="transient")
     limits = {"max_work": limit_argument("max_work", max_work, "neuron-steps"),
               "max_memory": limit_argument("max_memory", max_memory, "bytes")}
     reserved = _RESERVED | set(MEASURE_VARIABLES[measure] if isinstance(measure, str)

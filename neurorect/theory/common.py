@@ -44,11 +44,17 @@ def annotate(obj, units: str, long_name: str):
     return obj
 
 
-def check_transfer(transfer) -> None:
-    """Raise ModelError unless ``transfer`` is a :class:`~neurorect.transfer.Transfer`."""
+def check_transfer(transfer, params: dict | None = None) -> None:
+    """Raise ModelError unless ``transfer`` is a :class:`~neurorect.transfer.Transfer` and
+    every key of ``params`` (overrides of its parameters) is one of its parameters."""
     if not isinstance(transfer, Transfer):
         raise ModelError("not a Transfer", key="transfer", value=transfer,
                          allowed="a neurorect.transfer.Transfer instance")
+    names = type(transfer).param_names()
+    for name in params or {}:
+        if name not in names:
+            raise ModelError(f"unknown parameter of {type(transfer).__name__}", key=name,
+                             value=params[name], allowed=", ".join(names))
 
 
 def argument(name: str, value, *, low: float | None = None) -> xr.DataArray:

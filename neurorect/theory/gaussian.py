@@ -69,12 +69,7 @@ class _Inputs:
     """
 
     def __init__(self, transfer: Transfer, mu, s, params: dict):
-        check_transfer(transfer)
-        names = type(transfer).param_names()
-        for name in params:
-            if name not in names:
-                raise ModelError(f"unknown parameter of {type(transfer).__name__}", key=name,
-                                 value=params[name], allowed=", ".join(names))
+        check_transfer(transfer, params)
         arrays = [np.asarray(check_finite("mu", float_array("mu", mu)), float),
                   np.asarray(float_array("s", s), float)]
         arrays += [np.asarray(value, float) for value in params.values()]

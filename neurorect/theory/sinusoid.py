@@ -328,9 +328,4 @@ def _check_options(transfer, tau, form: str, n_harmonics, params: dict) -> None:
     if form != "static" and tau is None:
         raise ModelError(f"form={form!r} needs a time constant", key="tau", value=tau,
                          allowed="tau >= 0 (s)")
-    check_transfer(transfer)
-    names = type(transfer).param_names()
-    for name in params:
-        if name not in names:
-            raise ModelError(f"unknown parameter of {type(transfer).__name__}", key=name,
-                             value=params[name], allowed=", ".join(names))
+    check_transfer(transfer, params)

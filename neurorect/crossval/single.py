@@ -1,4 +1,4 @@
-r"""Rate-versus-spike cross-validation: the matched model and the three-way comparison.
+r"""One LIF population against its matched rate model and LIF theory (the three-way comparison).
 
 A population of leaky integrate-and-fire neurons (Brunel's convention, see
 :mod:`neurorect.lif`: ``tau_m dV/dt = -V + mu(t) + sigma sqrt(tau_m) xi(t)``, free membrane
@@ -37,6 +37,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from neurorect import lif as lif_theory
+from neurorect._arguments import frequencies_argument, model_argument, quantity_argument
 from neurorect._schema import attrs, provenance
 from neurorect._validate import check_choice
 from neurorect.errors import ModelError
@@ -52,6 +53,7 @@ from neurorect.fit import (
 from neurorect.fourier import wrap_phase
 from neurorect.spec import Model
 from neurorect.theory import sinusoid_response
+from neurorect.units import parse_quantity
 
 __all__ = [
     "FitInfo", "fit_leaky_relu", "fit_to_lif", "fit_siegert", "fit_lowpass_tau",
@@ -97,6 +99,7 @@ def matched_model(model: Model, *, mu_range: tuple[float, float] | None = None,
     Model
         A copy (validated) with ``populations.<P>.transfer`` (and ``.tau``) replaced.
     """
+    model = model_argument(model)
     lif = model.require_lif()
     pop = lif.population
     transfer = fit_siegert(lif, mu_range, n_points=n_points, clip=clip)
@@ -155,15 +158,14 @@ def _check_request(model: Model, freqs: ArrayLike, mu0: float | None, mu1: float
                          key=f"drives.{pop}", value="steps, pulses or noise",
                          allowed="I0, I1, freq only (the LIF's noise is lif.sigma)",
                          file=model.source)
-    mu0 = model.drive_scalar(pop, "I0") if mu0 is None else float(mu0)
-    mu1 = model.drive_scalar(pop, "I1") if mu1 is None else float(mu1)
+    mu0 = model.drive_scalar(pop, "I0") if mu0 is None else parse_quantity(
+        quantity_argument("mu0", mu0, "V"), "voltage", key="mu0")
+    mu1 = model.drive_scalar(pop, "I1") if mu1 is None else parse_quantity(
+        quantity_argument("mu1", mu1, "V"), "voltage", key="mu1")
     if not (math.isfinite(mu1) and mu1 > 0):
         raise ModelError("the drive amplitude must be > 0", key="mu1", value=mu1,
                          allowed="mu1 > 0 V")
-    freqs = np.atleast_1d(np.asarray(freqs, dtype=float)).ravel()
-    if freqs.size == 0 or np.any(~np.isfinite(freqs) | (freqs <= 0)):
-        raise ModelError("frequencies must be finite and > 0", key="freqs",
-                         value=freqs.tolist(), allowed="freq > 0 Hz")
+    freqs = frequencies_argument("freqs", freqs)
     if np.unique(freqs).size != freqs.size:
         raise ModelError("frequencies must be distinct", key="freqs", value=freqs.tolist(),
                          allowed="distinct values")
@@ -171,14 +173,24 @@ def _check_request(model: Model, freqs: ArrayLike, mu0: float | None, mu1: float
     return mu0, mu1, freqs
 
 
-def _z_scores(measured: np.ndarray, se: np.ndarray, values: np.ndarray, *,
-              phase: bool = False) -> np.ndarray:
-    """``(measured - values[source]) / se`` per source (wrapped for a phase; NaN for Brian2)."""
+def _z_scores(se: np.ndarray, values: np.ndarray, *, phase: bool = False) -> np.ndarray:
+    """``(values[source] - values[lif_theory]) / se`` per source (the Brian2 SE; phases
+    wrapped; NaN for the theory itself)."""
+    theory = values[SOURCES.index("lif_theory")]
     with np.errstate(divide="ignore", invalid="ignore"):
-        difference = measured[None, :] - values
+        difference = values - theory[None, :]
         z = (wrap_phase(difference) if phase else difference) / se[None, :]
-    z[SOURCES.index("lif_brian2")] = np.nan
+    z[SOURCES.index("lif_theory")] = np.nan
     return z
+
+
+def _relative(values: np.ndarray, *, phase: bool = False) -> np.ndarray:
+    """``values[source] / values[lif_theory] - 1`` (phases: the wrapped difference)."""
+    theory = values[SOURCES.index("lif_theory")]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = wrap_phase(values - theory[None, :]) if phase else values / theory[None, :] - 1.0
+    out[SOURCES.index("lif_theory")] = np.nan
+    return out
 
 
 def _by_source(rate: np.ndarray, brian2: np.ndarray | None, theory: np.ndarray) -> np.ndarray:
@@ -218,12 +230,17 @@ def _bode_part(spikes: xr.Dataset, rate: tuple, chi: np.ndarray, t_r0: float
                     attrs("Hz/V", "standard error of gain")),
         "phase_se": (dims, _by_source(nan, b_phase_se, nan),
                      attrs("rad", "standard error of phase")),
-        "z_r0": (dims, _z_scores(b_r0, b_r0_se, r0),
-                 attrs("1", "(r0 of lif_brian2 - r0 of source) / r0_se")),
-        "z_gain": (dims, _z_scores(b_gain, b_gain_se, gain),
-                   attrs("1", "(gain of lif_brian2 - gain of source) / gain_se")),
-        "z_phase": (dims, _z_scores(b_phase, b_phase_se, phase, phase=True),
-                    attrs("1", "wrapped (phase of lif_brian2 - phase of source) / phase_se")),
+        "z_r0": (dims, _z_scores(b_r0_se, r0),
+                 attrs("1", "(r0 of source - r0 of lif_theory) / r0_se of lif_brian2")),
+        "z_gain": (dims, _z_scores(b_gain_se, gain),
+                   attrs("1", "(gain of source - gain of lif_theory) / gain_se of lif_brian2")),
+        "z_phase": (dims, _z_scores(b_phase_se, phase, phase=True),
+                    attrs("1", "wrapped (phase of source - phase of lif_theory) / phase_se "
+                               "of lif_brian2")),
+        "rel_r0": (dims, _relative(r0), attrs("1", "r0 / r0 of lif_theory - 1")),
+        "rel_gain": (dims, _relative(gain), attrs("1", "gain / gain of lif_theory - 1")),
+        "dphase": (dims, _relative(phase, phase=True),
+                   attrs("rad", "phase minus the phase of lif_theory (wrapped)")),
     }
 
 
@@ -238,8 +255,10 @@ def _fi_part(spikes: xr.Dataset, rate: np.ndarray, siegert: np.ndarray) -> dict[
                                                "(rate model: phi(mu); theory: Siegert)")),
         "fi_rate_se": (dims, _by_source(nan, b_se, nan),
                        attrs("Hz", "standard error of fi_rate")),
-        "z_fi": (dims, _z_scores(b_rate, b_se, fi_rate),
-                 attrs("1", "(fi_rate of lif_brian2 - fi_rate of source) / fi_rate_se")),
+        "z_fi": (dims, _z_scores(b_se, fi_rate),
+                 attrs("1", "(fi_rate of source - fi_rate of lif_theory) / fi_rate_se of "
+                            "lif_brian2")),
+        "rel_fi": (dims, _relative(fi_rate), attrs("1", "fi_rate / Siegert rate - 1")),
     }
 
 
@@ -349,23 +368,29 @@ def compare(model: Model, freqs: ArrayLike, *, mu0: float | None = None,
           (rad; ``arg chi`` for theory, negative for a lag);
         * ``r0_se``, ``gain_se``, ``phase_se``: standard errors (NaN except for
           ``lif_brian2``, whose errors come from disjoint neuron subsets);
-        * ``z_r0``, ``z_gain``, ``z_phase``: ``(brian2 - source) / se_brian2`` (phase
-          difference wrapped; NaN for ``lif_brian2`` itself). LIF theory is linear
-          response: its ``r0`` is the Siegert rate at ``mu0``, so ``z_r0`` against it also
-          measures the second-order rise of the mean rate with ``mu1``;
+        * ``z_r0``, ``z_gain``, ``z_phase``: every source against LIF theory in the Brian2
+          standard error, ``(source - lif_theory) / se_brian2`` (phase difference wrapped;
+          NaN for ``lif_theory`` itself): for ``lif_brian2`` a test of the theory, for
+          ``rate`` whether the rate model's error would be seen at the Brian2 precision.
+          LIF theory is linear response: its ``r0`` is the Siegert rate at ``mu0``, so
+          ``z_r0`` also measures the second-order rise of the mean rate with ``mu1``;
+        * ``rel_r0``, ``rel_gain``: relative errors against LIF theory, ``dphase`` the
+          phase difference (rad);
         * ``fine_gain``, ``fine_phase`` (source, fine_freq): the theory curves on a dense
           log-spaced grid between the lowest and highest frequency (200 points), for
           figures: LIF theory, and the rate model when ``rate_method="analytic"`` (NaN
           otherwise and for ``lif_brian2``).
 
         With ``fi_mu``, also dim ``mu`` with ``fi_rate`` (Hz; the rate model's static
-        ``phi(mu)``, the Brian2 rate, the Siegert rate), ``fi_rate_se`` and ``z_fi``, and
+        ``phi(mu)``, the Brian2 rate, the Siegert rate), ``fi_rate_se``, ``z_fi`` and
+        ``rel_fi``, and
         ``fine_fi_rate`` (source, fine_mu): ``phi`` and Siegert on a dense grid (400 points).
         Attrs: the drive, the LIF parameters, the rate model (transfer, tau, form), the
         Brian2 settings and the threshold correction, the model as TOML.
     """
     from neurorect.brian2_lif import simulate_lif
 
+    model = model_argument(model)
     lif = model.require_lif()
     mu0, mu1, freqs = _check_request(model, freqs, mu0, mu1, rate_method)
     fi = None if fi_mu is None else np.atleast_1d(np.asarray(fi_mu, dtype=float)).ravel()
@@ -405,9 +430,10 @@ def format_table(result: xr.Dataset) -> str:
     lines = []
     head = (f"{'f (Hz)':>8} | {'r0 brian2':>15} {'theory':>7} {'rate':>7} | "
             f"{'gain brian2':>15} {'theory':>7} {'rate':>7} | "
-            f"{'phase brian2':>15} {'theory':>7} {'rate':>7} | {'z vs theory (r0 gain phase)':>27}")
-    lines += ["gain in Hz/mV, phase in rad; brian2 values +- one standard error", head,
-              "-" * len(head)]
+            f"{'phase brian2':>15} {'theory':>7} {'rate':>7} | {'z brian2 (r0 gain phase)':>24} | "
+            f"{'rate: rel r0, rel gain, dphase':>30}")
+    lines += ["gain in Hz/mV, phase in rad; brian2 values +- one standard error; z: (source - "
+              "theory) / brian2 SE", head, "-" * len(head)]
 
     def pick(name, source, j, scale=1.0):
         return float(result[name].sel(source=source).values[j]) * scale
@@ -419,18 +445,23 @@ def format_table(result: xr.Dataset) -> str:
             se = pick(f"{name}_se", "lif_brian2", j, scale)
             parts.append(f"{value:>7.3f} +- {se:<5.3f} {pick(name, 'lif_theory', j, scale):>7.3f}"
                          f" {pick(name, 'rate', j, scale):>7.3f} |")
-        z = [pick(f"z_{name}", "lif_theory", j) for name in ("r0", "gain", "phase")]
-        parts.append(f"{z[0]:>9.2f} {z[1]:>8.2f} {z[2]:>8.2f}")
+        z = [pick(f"z_{name}", "lif_brian2", j) for name in ("r0", "gain", "phase")]
+        parts.append(f"{z[0]:>8.2f} {z[1]:>7.2f} {z[2]:>7.2f} |")
+        rel_r0, rel_gain = pick("rel_r0", "rate", j), pick("rel_gain", "rate", j)
+        parts.append(f"{100 * rel_r0:>+9.2f} % {100 * rel_gain:>+8.2f} % "
+                     f"{pick('dphase', 'rate', j):>+7.3f}")
         lines.append(" ".join(parts))
     lines.append("theory r0 is the Siegert rate at mu0 (linear response); the mean rate under "
                  "the sinusoid rises at second order, by ~r''(mu0) mu1^2 / 4 at low frequency")
     if "fi_rate" in result:
         lines += ["", "f-I curve (Hz)",
-                  f"{'mu (mV)':>8} | {'brian2':>15} {'siegert':>8} {'rate':>8} | {'z siegert':>9}"]
+                  f"{'mu (mV)':>8} | {'brian2':>15} {'siegert':>8} {'rate':>8} | "
+                  f"{'z brian2':>8} {'z rate':>8} | {'rate rel':>9}"]
         for j, mu in enumerate(result["mu"].values):
             rate = result["fi_rate"].values[:, j]
             se = float(result["fi_rate_se"].sel(source="lif_brian2").values[j])
-            z = float(result["z_fi"].sel(source="lif_theory").values[j])
+            z = result["z_fi"].values[:, j]
+            rel = float(result["rel_fi"].sel(source="rate").values[j])
             lines.append(f"{mu * 1e3:>8.3g} | {rate[1]:>7.3f} +- {se:<5.3f} {rate[2]:>8.3f} "
-                         f"{rate[0]:>8.3f} | {z:>9.2f}")
+                         f"{rate[0]:>8.3f} | {z[1]:>8.2f} {z[0]:>8.2f} | {100 * rel:>+8.2f} %")
     return "\n".join(lines)

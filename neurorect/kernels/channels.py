@@ -1,0 +1,135 @@
+"""Coupling channels inside the network kernel: products, their combination, the ring.
+
+A channel is the connections sharing a delay and a synaptic filter (see
+:mod:`neurorect._coupling`, which packs them, and :mod:`neurorect.kernels.network`, which
+calls these once per step). :func:`channel_products` computes every channel's coupling
+product of step n from the rates the method needs (:func:`product_lag`, read from the ring
+of past rates that :func:`fill_ring` starts); :func:`combine_channels` turns the products
+into each unit's recurrent input over the step (held, or at the middle of the step for
+EXP_AB2; through the synaptic filters).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from neurorect.kernels.layout import (
+    CH_COL0,
+    CH_COLS,
+    CH_DELAY,
+    CH_FILTERED,
+    CH_IDENTITY,
+    CH_PTR0,
+    CH_ROW0,
+    CH_ROWS,
+    CH_W0,
+    EXP_AB2,
+    GEMM_FROM,
+)
+
+__all__ = ["fill_ring", "product_lag", "channel_products", "channel_product",
+           "combine_channels"]
+
+
+@njit(cache=True)
+def fill_ring(history, rates):
+    """At global step 0: every slot of the ring holds r(0) (the history before t = 0)."""
+    ring = history.rates
+    if ring.shape[0] > 1:
+        for slot in range(ring.shape[0]):
+            ring[slot, :, :] = rates
+
+
+@njit(cache=True)
+def product_lag(method, delay):
+    """Age in steps of the rates that the product of step n of a channel with a delay of
+    ``delay`` steps uses: ``delay``, or ``delay - 1`` (at least 0) under EXP_AB2, whose
+    step takes the products at both ends of the delayed interval (see the module docstring
+    of :mod:`neurorect.kernels.network`)."""
+    if method == EXP_AB2:
+        return max(delay - 1, 0)
+    return delay
+
+
+@njit(cache=True)
+def channel_products(n, method, coupling, history, rates, product, gather):
+    """Every channel's product of step n, from its delayed rates, into ``product``."""
+    ring = history.rates
+    for k in range(coupling.channels.shape[0]):
+        lag = product_lag(method, coupling.channels[k, CH_DELAY])
+        if lag == 0:
+            channel_product(coupling, k, rates, product, gather)
+        else:
+            channel_product(coupling, k, ring[(n - lag) % ring.shape[0]], product, gather)
+
+
+@njit(cache=True)
+def channel_product(coupling, k, source, product, gather):
+    """product[b, rows of channel k] = W_k @ source[b, cols of channel k]: BLAS for dense
+    blocks (one matrix-matrix product for a shared W from GEMM_FROM copies on), else CSR."""
+    W, indptr, indices, weights = coupling.W, coupling.indptr, coupling.indices, coupling.weights
+    info = coupling.channels[k]
+    row0, n_rows, col0, n_cols = info[CH_ROW0], info[CH_ROWS], info[CH_COL0], info[CH_COLS]
+    n_batch = source.shape[0]
+    if indptr.shape[0] > 0:
+        ptr0 = info[CH_PTR0]
+        for b in range(n_batch):
+            row = source[b]  # unsigned indices into a 1-D row: no negative-index wraparound
+            for i in range(n_rows):
+                total = 0.0
+                for j in range(indptr[ptr0 + i], indptr[ptr0 + i + 1]):
+                    total += weights[j] * row[indices[j]]
+                product[b, row0 + i] = total
+        return
+    if info[CH_IDENTITY] == 1:
+        x = source
+    else:  # gather the channel's pre neurons into a contiguous block
+        x = gather[:n_batch * n_cols].reshape(n_batch, n_cols)
+        for b in range(n_batch):
+            for j in range(n_cols):
+                x[b, j] = source[b, coupling.cols[col0 + j]]
+    w0 = info[CH_W0]
+    if W.shape[0] == 1 and n_batch >= GEMM_FROM:
+        block = W[0, w0:w0 + n_rows * n_cols].reshape(n_rows, n_cols)
+        product[:, row0:row0 + n_rows] = np.dot(x, block.T)  # all copies in one product
+    else:
+        for b in range(n_batch):  # matrix-vector per copy: what a single run does
+            c = b if W.shape[0] > 1 else 0
+            block = W[c, w0:w0 + n_rows * n_cols].reshape(n_rows, n_cols)
+            product[b, row0:row0 + n_rows] = np.dot(block, x[b])
+
+
+@njit(cache=True)
+def combine_channels(method, coupling, history, product, coupled):
+    """The recurrent input of every unit over the step, from the channels' products: held
+    (EXP_EULER, EULER, RK4) or at the middle of the step (EXP_AB2), through the synaptic
+    filters; ``coupled`` (B, N) float64."""
+    channels, rows, synapse = coupling.channels, coupling.rows, coupling.synapse
+    previous, synaptic = history.previous, history.synaptic
+    n_batch = product.shape[0]
+    single = channels.shape[0] == 1 and channels[0, CH_IDENTITY] == 1
+    if not single:
+        coupled[:, :] = 0.0
+    ab2 = method == EXP_AB2
+    for k in range(channels.shape[0]):
+        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+        filtered = channels[k, CH_FILTERED] == 1
+        w_new, w_old = (1.5, -0.5) if channels[k, CH_DELAY] == 0 else (0.5, 0.5)
+        s_a, s_b = synapse[k, 0], synapse[k, 1]
+        for b in range(n_batch):
+            for i in range(n_rows):
+                r = row0 + i
+                value = float(product[b, r])
+                if ab2:
+                    value = w_new * value + w_old * previous[b, r]
+                    previous[b, r] = product[b, r]
+                if filtered:
+                    s = synaptic[b, r]
+                    s_next = s_a * s + s_b * value
+                    value = 0.5 * (s + s_next) if ab2 else s
+                    synaptic[b, r] = s_next
+                if single:
+                    coupled[b, i] = value
+                else:
+                    coupled[b, rows[r]] += value
