@@ -1,7 +1,10 @@
 """Engine benchmark: neurorect vs a vectorised NumPy loop vs Brian2 (runtime Cython), one run.
 
 W1: 10,000 independent leaky-ReLU rate neurons, each with its own alpha and drive frequency,
-    20,000 steps of 0.1 ms, streaming mean and first harmonic (no trace memory).
+    20,000 steps of 0.1 ms, streaming mean and first harmonic (no trace memory); timed
+    interleaved with the hand-tuned reference kernel ``ceiling_w1`` (imported from
+    ``../shared/perf`` or ``$NEURORECT_PERF_DIR`` when present; its row is skipped
+    otherwise), at 1 and 2 threads, as the ratio neurorect / reference throughput.
 W2: dense random network (rate form, leaky ReLU, Gaussian coupling g/sqrt(N)), N = 1000 and
     4000, 10,000 steps; compared with the bare ``W @ r`` product at the same N.
 
@@ -9,6 +12,7 @@ Compile time is excluded everywhere (warm-up runs first). Threads are fixed: BLA
 thread; neurorect's Numba kernels at 1 and at 2 threads (stated per row). Run by hand:
 
     .venv/bin/python benchmarks/bench_engine.py [--quick] [--no-brian2] [--neurorect-only]
+        [--only w1|w2]
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -168,33 +174,71 @@ def w2_brian2(n, n_steps):
     return lambda: network.run(n_steps * DT * b2.second)
 
 
+def reference_kernel():
+    """``ceiling_w1.ceiling`` from the shared perf folder, or None when it is absent."""
+    root = Path(__file__).resolve().parents[1]
+    candidates = [os.environ.get("NEURORECT_PERF_DIR", ""), root.parent / "shared" / "perf",
+                  root.parent.parent / "shared" / "perf"]
+    for folder in candidates:
+        if folder and (Path(folder) / "ceiling_w1.py").is_file():
+            sys.path.insert(0, str(folder))
+            from ceiling_w1 import ceiling
+            return ceiling
+    return None
+
+
+def interleaved(runs: dict, repeats: int) -> dict:
+    """Median wall time (s) of each callable, the calls interleaved (a burst of load from
+    other processes then hits every row alike), after one warm-up call each."""
+    for run in runs.values():
+        run()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def report_w1(scale: int, repeats: int, *, baselines: bool, brian2: bool) -> None:
-    """Time W1 and print its table."""
+    """Time W1 (neurorect interleaved with the reference kernel) and print its table."""
     n_neurons, n_steps = 10_000, 20_000 // scale
     alphas, freqs = w1_inputs(n_neurons)
     work = n_neurons * n_steps
+    ceiling = reference_kernel()
+    out = np.empty((3, n_neurons))
     rows = []
     for threads in (1, 2):
         numba.set_num_threads(threads)
-        run = w1_neurorect(alphas, freqs, n_steps)
-        run()
-        rows.append((f"neurorect ({threads} thread{'s' if threads > 1 else ''})",
-                     best_of(run, repeats)))
+        runs = {"neurorect": w1_neurorect(alphas, freqs, n_steps)}
+        if ceiling is not None:
+            runs["reference"] = lambda: ceiling(alphas, 2 * np.pi * freqs, n_steps, DT, TAU,
+                                                GAIN, THRESHOLD, I0, I1, out)
+        times = interleaved(runs, repeats)
+        suffix = f"({threads} thread{'s' if threads > 1 else ''})"
+        ratio = times["reference"] / times["neurorect"] if ceiling is not None else None
+        rows.append((f"neurorect simulate {suffix}", times["neurorect"], ratio))
+        if ceiling is not None:
+            rows.append((f"reference ceiling_w1 {suffix}", times["reference"], 1.0))
     numba.set_num_threads(1)
     if baselines:
         rows.append(("NumPy vectorised loop (1 thread)",
-                     best_of(w1_numpy(alphas, freqs, n_steps), 1)))
+                     best_of(w1_numpy(alphas, freqs, n_steps), 1), None))
     if brian2:
         rows.append(("Brian2 runtime Cython (1 thread)",
-                     best_of(w1_brian2(alphas, freqs, n_steps // 4), 1) * 4))
+                     best_of(w1_brian2(alphas, freqs, n_steps // 4), 1) * 4, None))
     reference = rows[0][1]
     print(f"\nW1: {n_neurons} independent leaky-ReLU neurons x {n_steps} steps, streaming "
-          "mean + first harmonic")
+          f"mean + first harmonic (medians of {repeats}, interleaved)")
     print(f"{'implementation':<36}{'time (s)':>10}{'M neuron-steps/s':>18}"
-          f"{'vs neurorect 1 thr':>20}")
-    for name, seconds in rows:
+          f"{'vs neurorect 1 thr':>20}{'vs reference':>14}")
+    for name, seconds, ratio in rows:
+        versus = f"{ratio:>13.2f}x" if ratio is not None else f"{'':>14}"
         print(f"{name:<36}{seconds:>10.3f}{work / seconds / 1e6:>18.1f}"
-              f"{seconds / reference:>19.2f}x")
+              f"{seconds / reference:>19.2f}x{versus}")
+    if ceiling is None:
+        print("(reference kernel rows skipped: ../shared/perf/ceiling_w1.py not found)")
     if brian2:
         print("(Brian2 timed over a quarter of the steps and scaled: its cost is linear in "
               "steps)")
@@ -235,14 +279,17 @@ def main() -> None:
     parser.add_argument("--neurorect-only", action="store_true",
                         help="time neurorect alone (no NumPy, W @ r or Brian2 baselines): "
                              "for before/after comparisons of the engine")
+    parser.add_argument("--only", choices=("w1", "w2"), help="run one workload")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     baselines = not args.neurorect_only
     brian2 = baselines and not args.no_brian2
     print(f"numba {numba.__version__}, numpy {np.__version__}, BLAS threads 1, "
           f"cores {os.cpu_count()}")
-    report_w1(scale, 3, baselines=baselines, brian2=brian2)
-    report_w2(scale, 3, baselines=baselines, brian2=brian2)
+    if args.only != "w2":
+        report_w1(scale, 3 if args.quick else 7, baselines=baselines, brian2=brian2)
+    if args.only != "w1":
+        report_w2(scale, 3, baselines=baselines, brian2=brian2)
 
 
 if __name__ == "__main__":

@@ -403,10 +403,11 @@ def test_bad_simulate_arguments():
 @pytest.mark.parametrize("n_harmonics", [3, 6])  # 6: the block path's loop for k > 3
 @pytest.mark.parametrize("form", ["rate", "voltage"])
 def test_vectorised_block_path_equals_general_path(form, n_harmonics):
-    """Leaky-ReLU units take the SIMD block path when their block holds nothing else; a
-    Softplus neuron placed first in the same block sends the whole block down the general
-    per-unit path. The leaky-ReLU neurons must come out bit for bit the same."""
-    size = 70  # spans two blocks of 64
+    """A Softplus neuron (per-unit path) placed first shifts every leaky-ReLU neuron's index
+    and its neighbours, but tiles gather units by class and never mix lanes: the leaky-ReLU
+    neurons come out bit for bit the same (tests/test_tiles.py compares the tiles with the
+    per-unit path itself)."""
+    size = 150  # spans two tiles of 128
     rng = np.random.default_rng(1)
     drive = Drive(I0=0.2, I1=tuple(rng.uniform(0.1, 1, size)),
                   freq=tuple(rng.uniform(1, 80, size)), phase=0.3)

@@ -101,23 +101,62 @@ def _rhs(acc: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.concatenate([np.conj(scaled[:, :0:-1]), scaled], axis=-1)
 
 
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the stacked float ``columns``, sorted, and each row's index in
+    them: ``np.unique(..., axis=0, return_inverse=True)`` by one lexsort (several times
+    faster: no structured-dtype sort)."""
+    order = np.lexsort(columns[::-1])
+    rows = np.stack(columns, axis=1)[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+    inverse = np.empty(order.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return rows[new], inverse
+
+
+def _solve_three(sums: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve the (units, 3, 3) Hermitian Toeplitz systems ``G x = rhs``, ``G[m, m'] =
+    sums[m' - m]`` (conjugated for negative lags), by cofactors (Cramer's rule).
+
+    Only for Grams within the Neumann bound (``||G - I||_inf < 1/2``: condition number
+    <= 3, determinant in [1/8, 27/8]): there the cofactors and the determinant are sums of
+    products of O(1) numbers, so the solution is as accurate as LU's (a few ulp, tested
+    against it), and ~10x faster than a batched LAPACK solve of 3 x 3 systems.
+    """
+    s0, s1, s2 = sums[:, 0], sums[:, 1], sums[:, 2]
+    g = ((s0, s1, s2), (np.conj(s1), s0, s1), (np.conj(s2), np.conj(s1), s0))
+    # signed cofactors of a 3 x 3 matrix by cyclic indices
+    cofactor = [[g[(i + 1) % 3][(j + 1) % 3] * g[(i + 2) % 3][(j + 2) % 3]
+                 - g[(i + 1) % 3][(j + 2) % 3] * g[(i + 2) % 3][(j + 1) % 3]
+                 for j in range(3)] for i in range(3)]
+    determinant = g[0][0] * cofactor[0][0] + g[0][1] * cofactor[0][1] + g[0][2] * cofactor[0][2]
+    return np.stack([(cofactor[0][i] * rhs[:, 0] + cofactor[1][i] * rhs[:, 1]
+                      + cofactor[2][i] * rhs[:, 2]) / determinant for i in range(3)], axis=1)
+
+
 def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray):
     """r0 and z_1..z_K of units fitted with K = acc.shape[1] - 1 harmonics (K may be 0);
     NaN where the Gram is not regular (:func:`_regular`)."""
     K = acc.shape[1] - 1
     size = 2 * K + 1
     # units sharing (f, start, N) share their Gram: build each distinct one once
-    keys, inverse = np.unique(np.stack([freq, start, count], axis=1), axis=0,
-                              return_inverse=True)
-    inverse = inverse.reshape(-1)
+    keys, inverse = _distinct_rows(freq, start, count)
     sums = geometric_sums(keys[:, 0], dt, keys[:, 1], keys[:, 2], 2 * K + 1)
     regular = _regular(sums, keys[:, 2], K)
     beta = np.full((count.size, size), np.nan + 0j)
+    by_cofactors = np.zeros(count.size, dtype=bool)
+    if size == 3:  # one harmonic, well-conditioned Gram: closed form (see _solve_three)
+        with np.errstate(invalid="ignore"):
+            neumann = 2.0 * np.abs(sums[:, 1:]).sum(axis=1) / keys[:, 2] < 0.5
+        by_cofactors = neumann[inverse]
+        units = np.flatnonzero(by_cofactors)
+        beta[units] = _solve_three(sums[inverse[units]] / count[units, None],
+                                   _rhs(acc[units], count[units]))
     if size <= 33:  # small systems: one batched solve per block of units
         block_units = max(1, _BLOCK * 49 // size**2)
         for lo in range(0, count.size, block_units):
             block = np.arange(lo, min(lo + block_units, count.size))
-            block = block[regular[inverse[block]]]
+            block = block[regular[inverse[block]] & ~by_cofactors[block]]
             if block.size:
                 normal = _gram(sums[inverse[block]], K) / count[block, None, None]
                 beta[block] = np.linalg.solve(normal, _rhs(acc[block], count[block])[..., None]

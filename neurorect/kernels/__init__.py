@@ -10,8 +10,9 @@ Modules
     codes, ``RESYNC``, ``GEMM_FROM``, the channel columns ``CH_*``, and the argument groups
     ``Setup``, ``Evolving``, ``Recording``, ``Coupling``, ``History`` (named tuples).
 ``random``
-    The counter-based generator (SplitMix64 + Box-Muller): ``stream_keys``, ``normal_at``,
-    ``initial_normals``, ``ou_traces``, ``normals``.
+    The counter-based generator (Philox4x32-10 + a vectorisable Box-Muller): ``stream_keys``,
+    ``normal_at``, ``normal_quads``, ``key_schedule``, ``initial_normals``, ``ou_traces``,
+    ``normals``, ``philox4x32``.
 ``transfer``
     ``transfer_value``: the scalar transfer kernels (the reference is
     :mod:`neurorect.transfer`).
@@ -21,8 +22,11 @@ Modules
     Pulses and the rotating phasors: ``pulses_at``, ``drive_phasor``, ``stat_phasor``,
     ``phasor_rotations``, ``synced_phasors``.
 ``uncoupled``
-    ``run_uncoupled``: independent units, parallel over blocks (vectorised leaky-ReLU block
-    path and general per-unit path).
+    ``run_uncoupled``: independent units, parallel over tasks: tiles of leaky-ReLU units
+    (``tiles``) and groups of units on the general per-unit path (the reference).
+``tiles``
+    The SIMD tiles of 128 units: ``deterministic_tile`` (noise-free, provably bounded, 4
+    steps per load and store) and ``checked_tile`` (noise, unit statistics, runaway checks).
 ``channels``
     The coupling channels (connections sharing a delay and a synaptic filter):
     ``channel_product`` (BLAS for dense blocks, or CSR), ``channel_products`` (every
@@ -92,8 +96,9 @@ any thread count, chunking and batch slot.
 Time is global: step ``n`` is at ``t = n dt`` whatever the chunking. Sinusoids and Fourier
 projections advance by a rotating phasor (one complex multiply per step), re-synchronised
 exactly every ``RESYNC`` global steps and at each chunk start, so a chunked run equals a
-single run bit for bit. Normal variates come from a counter-based generator (SplitMix64 at
-position (key, step, channel) + Box-Muller): independent of thread count and chunking.
+single run bit for bit. Normal variates come from a counter-based generator (Philox4x32-10
+at (key, step div 4, channel) + Box-Muller, four normals per call): independent of thread
+count, chunking and batch slot, the same bits in every kernel.
 
 Exponential Euler, for an uncoupled unit with input held over the step (exact then)::
 

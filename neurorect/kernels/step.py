@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
 
 from neurorect.kernels.layout import (
     EXP_EULER,
@@ -29,7 +31,8 @@ from neurorect.kernels.layout import (
 )
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["decay_factors", "rate_of", "rhs", "rate_fails", "note_failure", "add_moments"]
+__all__ = ["decay_factors", "rate_of", "rhs", "rate_fails", "note_failure", "add_moments",
+           "as_state"]
 
 
 @njit(cache=True, inline="always")
@@ -102,3 +105,16 @@ def add_moments(moments, u, rate, below):
     moments[u, M_ZERO] += 1.0 if rate == 0.0 else 0.0
     moments[u, M_SUM] += deviation
     moments[u, M_SQUARES] += deviation * deviation
+
+
+def as_state(value, like):
+    """``value`` rounded to the dtype of the state array ``like`` (float32 states round at
+    every step, so float32 results do not depend on the chunking); free for float64."""
+    return value
+
+
+@overload(as_state, inline="always")
+def _as_state_overload(value, like):
+    if isinstance(like, types.Array) and like.dtype == types.float32:
+        return lambda value, like: np.float64(np.float32(value))
+    return lambda value, like: value
