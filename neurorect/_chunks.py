@@ -9,6 +9,7 @@ quantity and value.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -30,6 +31,20 @@ _CHUNK_UNIT_STEPS = 2e7  # unit-steps per chunk (~0.05-0.1 s of work): progress 
 # chunks instead of one made W1's 20,000 steps 9 % slower)
 _UNCOUPLED_CHUNK_UNIT_STEPS = 4e8
 _PROGRESS_AFTER = 2.0  # s: show a progress bar when a run is predicted to take longer
+_COMPILING = ("compiling the simulation kernels for this machine (first use only: a few "
+              "minutes; cached afterwards)")
+
+
+def first_call_compiles(kernel) -> bool:
+    """True when the Numba ``kernel`` has nothing compiled in this process and no on-disk
+    cache index: its first call compiles (minutes for the uncoupled tiles), so the user is
+    told. A new signature with an index present (e.g. float32 after float64) is not seen."""
+    if kernel.overloads:
+        return False
+    try:
+        return not os.path.exists(kernel._cache._cache_file._index_path)
+    except AttributeError:  # another Numba version's layout: say nothing rather than guess
+        return False
 
 
 def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recording,
@@ -58,6 +73,17 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
 
         def advance(step0: int, steps: int) -> None:
             run_uncoupled(step0, steps, setup, evolving, recording)
+
+    if first_call_compiles(run_network if plan.coupled else run_uncoupled):
+        plain, calls = advance, []
+
+        def advance(step0: int, steps: int) -> None:  # noqa: F811 - the first call is told
+            if calls:
+                plain(step0, steps)
+                return
+            calls.append(step0)
+            with _progress.phase(_COMPILING, enabled=progress):
+                plain(step0, steps)
 
     if chunk_steps is None:  # whole multiples of the phasor resync interval: no re-rotation
         per_chunk = _CHUNK_UNIT_STEPS if plan.coupled else _UNCOUPLED_CHUNK_UNIT_STEPS

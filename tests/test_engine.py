@@ -486,3 +486,19 @@ def test_unit_stats_of_a_linear_unit_in_its_periodic_steady_state(general):
     assert ds.silent_fraction.sel(population="E").item() == 0.0
     assert ds.subthreshold_fraction.sel(population="E").item() == pytest.approx(
         np.mean(drive < params["threshold"]), abs=0)
+
+
+def test_a_first_compile_is_told_and_a_cached_kernel_is_not(tmp_path, monkeypatch):
+    """first_call_compiles: True for a kernel with no compiled code and no cache index (the
+    run then shows 'compiling the simulation kernels ...'), False once it has compiled."""
+    import importlib
+
+    from neurorect._chunks import first_call_compiles
+
+    (tmp_path / "fresh_kernel.py").write_text(
+        "from numba import njit\n\n@njit(cache=True)\ndef twice(x):\n    return 2 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("fresh_kernel")
+    assert first_call_compiles(module.twice)
+    assert module.twice(2.0) == 4.0
+    assert not first_call_compiles(module.twice)
