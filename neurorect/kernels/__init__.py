@@ -1,7 +1,9 @@
 """The Numba integrators: numpy arrays and scalars in, arrays out (updated in place).
 
 Only the driver (:mod:`neurorect.driver` and its helpers) calls these. This ``__init__``
-imports nothing, so ``from neurorect.kernels.layout import TAU`` stays free of Numba.
+imports no Numba (``from neurorect.kernels.layout import TAU`` stays free of it); it only
+checks that Numba's on-disk cache belongs to these sources (:mod:`.cachestamp`: the kernels
+inline each other's code across files, which Numba's per-file cache key does not see).
 
 Modules
 -------
@@ -115,3 +117,7 @@ noise adds ``sigma sqrt((1 - a^2) / 2) xi`` (its exact OU increment). Euler and 
 offered for comparison (white noise then enters as an Euler-Maruyama increment, and OU noise
 is held over the step).
 """
+
+from neurorect.kernels.cachestamp import refresh_cache
+
+refresh_cache()
