@@ -21,7 +21,7 @@ from neurorect._recording import sum_name, unit_label
 from neurorect.errors import SimulationError
 from neurorect.kernels.layout import FAIL_RATE, RESYNC, Evolving, Recording, Setup
 from neurorect.kernels.network import run_network
-from neurorect.kernels.uncoupled import run_uncoupled
+from neurorect.kernels.uncoupled import kernels_used, run_uncoupled
 
 __all__ = ["run_in_chunks"]
 
@@ -35,16 +35,16 @@ _COMPILING = ("compiling the simulation kernels for this machine (first use only
               "minutes; cached afterwards)")
 
 
-def first_call_compiles(kernel) -> bool:
-    """True when the Numba ``kernel`` has nothing compiled in this process and no on-disk
-    cache index: its first call compiles (minutes for the uncoupled tiles), so the user is
-    told. A new signature with an index present (e.g. float32 after float64) is not seen."""
-    if kernel.overloads:
-        return False
+def first_call_compiles(*kernels) -> bool:
+    """True when one of the Numba ``kernels`` has nothing compiled in this process and no
+    on-disk cache index: its first call compiles (minutes for the uncoupled tiles), so the
+    user is told. A new signature with an index present (e.g. float32 after float64) is not
+    seen."""
     try:
-        return not os.path.exists(kernel._cache._cache_file._index_path)
-    except AttributeError:  # another Numba version's layout: say nothing rather than guess
-        return False
+        return any(not kernel.overloads and not os.path.exists(
+            kernel._cache._cache_file._index_path) for kernel in kernels)
+    except AttributeError:  # not a Numba dispatcher, or another Numba version's layout:
+        return False  # say nothing rather than guess
 
 
 def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recording,
@@ -74,7 +74,7 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
         def advance(step0: int, steps: int) -> None:
             run_uncoupled(step0, steps, setup, evolving, recording)
 
-    if first_call_compiles(run_network if plan.coupled else run_uncoupled):
+    if first_call_compiles(*([run_network] if plan.coupled else kernels_used(setup, evolving))):
         plain, calls = advance, []
 
         def advance(step0: int, steps: int) -> None:  # noqa: F811 - the first call is told

@@ -76,7 +76,6 @@ GENERAL_GROUP = 16  # general-path units per task
 _BOUND_MARGIN = 1e-6  # relative slack of the rate bound (rounding; see _rate_bound)
 
 
-@njit(cache=True, parallel=True)
 def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False):
     """Advance independent units ``n_steps`` steps from global step ``step0``.
 
@@ -84,20 +83,53 @@ def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False
     :mod:`neurorect.kernels.layout` (``evolving.state`` of shape (U,)). Failures (a rate
     breaking ``setup.max_rate``, a non-finite state) are noted at their exact step by every
     path. ``general_only`` sends every unit down the per-unit path (the reference).
+
+    Each path is its own parallel kernel, called only when some unit takes it: a kernel
+    compiles on its first call (minutes for the tiles), so a noise-free model never
+    compiles the noisy tiles and vice versa. Units are independent, so running the paths
+    one after the other changes no bits.
     """
     paths = unit_paths(setup, evolving, general_only)
     units, kinds, variants, starts, sizes = _tasks(setup, paths)
-    for task in prange(kinds.size):
-        kind, variant, lo, size = kinds[task], variants[task], starts[task], sizes[task]
-        if kind == PATH_DETERMINISTIC:
-            deterministic_tile(units, lo, size, step0, n_steps, setup, evolving, recording,
-                               variant == 1)
-        elif kind == PATH_GENERAL:
-            for u in units[lo:lo + size]:
-                _advance_unit(u, step0, n_steps, setup, evolving, recording)
-        else:
-            checked_tile(units, lo, size, step0, n_steps, setup, evolving, recording,
-                         variant)
+    for kind, kernel in PATH_KERNELS.items():
+        tasks = np.flatnonzero(kinds == kind)
+        if tasks.size:
+            kernel(tasks, units, variants, starts, sizes, step0, n_steps, setup, evolving,
+                   recording)
+
+
+def kernels_used(setup, evolving, general_only=False) -> list:
+    """The path kernels :func:`run_uncoupled` calls for these units (for the driver's
+    first-compile notice)."""
+    present = set(np.unique(unit_paths(setup, evolving, general_only)).tolist())
+    return [kernel for kind, kernel in PATH_KERNELS.items() if kind in present]
+
+
+@njit(cache=True, parallel=True)
+def _deterministic_tasks(tasks, units, variants, starts, sizes, step0, n_steps, setup,
+                         evolving, recording):
+    for t in prange(tasks.size):
+        task = tasks[t]
+        deterministic_tile(units, starts[task], sizes[task], step0, n_steps, setup, evolving,
+                           recording, variants[task] == 1)
+
+
+@njit(cache=True, parallel=True)
+def _general_tasks(tasks, units, variants, starts, sizes, step0, n_steps, setup, evolving,
+                   recording):
+    for t in prange(tasks.size):
+        task = tasks[t]
+        for u in units[starts[task]:starts[task] + sizes[task]]:
+            _advance_unit(u, step0, n_steps, setup, evolving, recording)
+
+
+@njit(cache=True, parallel=True)
+def _checked_tasks(tasks, units, variants, starts, sizes, step0, n_steps, setup, evolving,
+                   recording):
+    for t in prange(tasks.size):
+        task = tasks[t]
+        checked_tile(units, starts[task], sizes[task], step0, n_steps, setup, evolving,
+                     recording, variants[task])
 
 
 @njit(cache=True)
@@ -318,3 +350,9 @@ def _advance_unit(u, step0, n_steps, setup, evolving, recording):
     acc[u, 0] = mean_sum
     acc[u, 1] = first_sum
     acc[u, 2:] = higher
+
+
+
+#: The parallel kernel of each path (see :func:`run_uncoupled`).
+PATH_KERNELS = {PATH_DETERMINISTIC: _deterministic_tasks, PATH_GENERAL: _general_tasks,
+                PATH_CHECKED: _checked_tasks}
