@@ -22,10 +22,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
+from bench_engine import interleaved  # noqa: E402  (this folder: the one timing loop)
 
 from neurorect import Drive, LeakyReLU, Noise, simulate, single_population  # noqa: E402
 
@@ -74,19 +74,12 @@ def main() -> None:
                 "neurorect noise-free (neuron-steps)": noisy_run(None, n_steps),
                 "neurorect OU noise (neuron-steps)": noisy_run("ou", n_steps),
                 "neurorect white noise (neuron-steps)": noisy_run("white", n_steps)}
-        for run in runs.values():
-            run()
-        times = {name: [] for name in runs}
-        for _ in range(repeats):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - start)
-        numpy_rate = work / float(np.median(times["NumPy PCG64 standard_normal (normals)"]))
-        for name, values in times.items():
+        times = interleaved(runs, repeats)  # medians, the rows interleaved
+        numpy_rate = work / times["NumPy PCG64 standard_normal (normals)"]
+        for name, median in times.items():
             numpy_row = name.startswith("NumPy")
             used = 1 if numpy_row else threads  # NumPy's generator runs on one thread
-            rate = work / float(np.median(values))
+            rate = work / median
             print(f"{name:<40}{used:>8}{rate / 1e6:>10.1f}{rate / used / 1e6:>16.1f}"
                   f"{rate / used / numpy_rate:>9.2f}x")
     print("(per-thread ratio: neurorect's neuron-steps/s per thread over NumPy's normals/s "
