@@ -21,7 +21,7 @@ from neurorect._recording import sum_name, unit_label
 from neurorect.errors import SimulationError
 from neurorect.kernels.layout import FAIL_RATE, RESYNC, Evolving, Recording, Setup
 from neurorect.kernels.network import run_network
-from neurorect.kernels.uncoupled import kernels_used, run_uncoupled
+from neurorect.kernels.uncoupled import kernels_used, run_uncoupled, schedule_units
 
 __all__ = ["run_in_chunks"]
 
@@ -68,13 +68,16 @@ def run_in_chunks(plan: Plan, setup: Setup, evolving: Evolving, recording: Recor
 
         def advance(step0: int, steps: int) -> None:
             run_network(step0, steps, setup, network, recording, matrices, history)
+        kernels = [run_network]
     else:
         carried = ()
+        schedule = schedule_units(setup, evolving)  # once: it depends on the parameters only
+        kernels = kernels_used(schedule)
 
         def advance(step0: int, steps: int) -> None:
-            run_uncoupled(step0, steps, setup, evolving, recording)
+            run_uncoupled(step0, steps, setup, evolving, recording, schedule=schedule)
 
-    if first_call_compiles(*([run_network] if plan.coupled else kernels_used(setup, evolving))):
+    if first_call_compiles(*kernels):
         plain, calls = advance, []
 
         def advance(step0: int, steps: int) -> None:  # noqa: F811 - the first call is told

@@ -133,13 +133,13 @@ _DRIVE_COLUMNS = {"I0": I0, "I1": SIN_AMP, "freq": SIN_FREQ,
 
 def _validate_values(model: Model, path: str, values: np.ndarray) -> None:
     """Validate batch values through the model constructor (messages name file and key)."""
-    unique = np.unique(values)
-    if unique.size > _VALIDATE_ALL_UP_TO:
-        unique = np.array([unique.min(), unique.max()])
+    unique = np.unique(values) if values.size <= _VALIDATE_ALL_UP_TO else values
+    if unique.size > _VALIDATE_ALL_UP_TO:  # min and max (no sort: ~10x cheaper at 1e4)
         if not np.all(np.isfinite(values)):
             raise ModelError("batch values must be finite", key=path,
                              value=float(values[~np.isfinite(values)][0]),
                              allowed="finite numbers", file=model.source)
+        unique = np.array([values.min(), values.max()])
     for value in unique:
         model.with_values({path: int(value) if values.dtype.kind in "iu" else float(value)})
 
@@ -206,7 +206,9 @@ def compile_plan(model: Model, *, seed: int, batch: Mapping[str, Any] | None = N
             lo, hi = model.offsets[pop.name]
             table = keys.reshape(n_batch, n)
             table[:, lo:hi] = table[:, lo:lo + 1]
-    ou_init = initial_normals(keys, _INIT_SALT) * params[:, OU_SIGMA]
+    ou_init = np.zeros(params.shape[0])  # the OU input starts in its stationary law
+    if np.any(params[:, OU_SIGMA] != 0):
+        ou_init = initial_normals(keys, _INIT_SALT) * params[:, OU_SIGMA]
     coupling_values = {p: values[p] for p, kind in kinds_by_path.items() if kind == "coupling"}
     W = _coupling_matrices(model, coupling_values, n_batch)
     return Plan(model=model, n_batch=n_batch, kinds=kinds, params=params, tparams=tparams,

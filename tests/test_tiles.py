@@ -45,7 +45,7 @@ def _run(monkeypatch, model, general_only, **options):
     the paths the kernel picks; returns the Dataset and the paths of the first chunk."""
     paths = []
 
-    def advance(step0, steps, setup, evolving, recording):
+    def advance(step0, steps, setup, evolving, recording, schedule=None):
         if not paths:
             paths.append(unit_paths(setup, evolving, general_only))
         run_uncoupled(step0, steps, setup, evolving, recording, general_only)

@@ -259,6 +259,32 @@ def test_harmonics_from_sums_is_exact_for_band_limited_signals_over_any_window(K
     assert abs(plain_amp[0, 0] - amp[0]) > 1e-6  # the orthogonal formula is biased here
 
 
+@pytest.mark.parametrize("K", [1, 3])
+def test_a_batch_of_windows_is_fitted_as_each_window_alone(K):
+    """Many units in one call (some Grams within the Neumann bound: closed form; others
+    not: LAPACK) give each unit exactly the numbers of its own call: the solve is per unit
+    and elementwise, whatever the mix; and every unit is exact to rounding."""
+    rng = np.random.default_rng(11)
+    n = 60
+    freq = rng.uniform(0.5, 40.0, n)
+    count = (rng.uniform(1.0, 3.7, n) / (freq * DT)).astype(int)
+    start = rng.integers(0, 10**6, n)
+    amp, ph = rng.uniform(0.1, 3.0, (n, K)), rng.uniform(-np.pi, np.pi, (n, K))
+    acc = np.array([_synthetic_sums(
+        lambda m, i=i: 4.0 + sum(amp[i, k] * np.sin((k + 1) * 2 * np.pi * freq[i] * DT * m
+                                                    + ph[i, k]) for k in range(K)),
+        freq[i], start[i], count[i], K) for i in range(n)])
+    together = harmonics_from_sums(acc, count, freq=freq, dt=DT, start=start)
+    for i in range(n):
+        alone = harmonics_from_sums(acc[i:i + 1], count[i:i + 1], freq=freq[i:i + 1], dt=DT,
+                                    start=start[i:i + 1])
+        for got, own in zip(together, alone, strict=True):
+            np.testing.assert_array_equal(got[i:i + 1], own)
+    z = together[1] * np.exp(1j * together[2])
+    np.testing.assert_allclose(z, amp * np.exp(1j * ph), atol=4e-9, rtol=0)  # as above
+    np.testing.assert_allclose(together[0], 4.0, rtol=1e-10)
+
+
 def test_leakage_bound_holds_and_is_not_vacuous():
     """A single harmonic j > K of unit amplitude changes z_k by at most lambda and r0 by at
     most lambda / 2 (lambda = leakage_bound) over windows of M periods rounded to the

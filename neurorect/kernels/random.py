@@ -45,9 +45,9 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
+from neurorect.kernels.circle import fma, quarter_cos_sin
 from neurorect.kernels.layout import EXP_EULER, FASTMATH
 from neurorect.kernels.step import decay_factors
 
@@ -108,24 +108,6 @@ def _bits_from_double(typingctx, value):
         return builder.bitcast(args[0], ir.IntType(64))
 
     return types.uint64(types.float64), codegen
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """``a * b + c`` rounded once (``llvm.fma``: one vector FMA instruction on this
-    hardware). The transform is written from these, never from a ``*`` followed by a
-    ``+``, so its bits do not depend on whether the caller lets LLVM contract (the tiles do,
-    the per-unit path does not): the same normal in every kernel."""
-    if not (a == types.float64 and b == types.float64 and c == types.float64):
-        return None
-
-    def codegen(context, builder, signature, args):
-        double = ir.DoubleType()
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(double, [double, double, double]), "llvm.fma.f64")
-        return builder.call(function, args)
-
-    return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 @njit(cache=True, inline="always")
@@ -207,16 +189,16 @@ def _log_unit(u):
     s = (m - 1.0) / (m + 1.0)
     s2 = s * s
     series = 1.0 / 21.0
-    series = _fma(series, s2, 1.0 / 19.0)
-    series = _fma(series, s2, 1.0 / 17.0)
-    series = _fma(series, s2, 1.0 / 15.0)
-    series = _fma(series, s2, 1.0 / 13.0)
-    series = _fma(series, s2, 1.0 / 11.0)
-    series = _fma(series, s2, 1.0 / 9.0)
-    series = _fma(series, s2, 1.0 / 7.0)
-    series = _fma(series, s2, 1.0 / 5.0)
-    series = _fma(series, s2, 1.0 / 3.0)
-    return _fma(exponent, _LN2, (2.0 * s) * _fma(series, s2, 1.0))
+    series = fma(series, s2, 1.0 / 19.0)
+    series = fma(series, s2, 1.0 / 17.0)
+    series = fma(series, s2, 1.0 / 15.0)
+    series = fma(series, s2, 1.0 / 13.0)
+    series = fma(series, s2, 1.0 / 11.0)
+    series = fma(series, s2, 1.0 / 9.0)
+    series = fma(series, s2, 1.0 / 7.0)
+    series = fma(series, s2, 1.0 / 5.0)
+    series = fma(series, s2, 1.0 / 3.0)
+    return fma(exponent, _LN2, (2.0 * s) * fma(series, s2, 1.0))
 
 
 @njit(inline="always", **_KERNEL)
@@ -225,24 +207,7 @@ def _unit_circle(word):
     quadrant = word >> _S22
     fraction = _double_from_bits(_ONE_BITS | ((word & _LOW22) << _S30)) - 1.0  # [0, 1)
     x = (fraction - 0.5) * _HALF_PI
-    x2 = x * x
-    sine = -1.0 / 1307674368000.0
-    sine = _fma(sine, x2, 1.0 / 6227020800.0)
-    sine = _fma(sine, x2, -1.0 / 39916800.0)
-    sine = _fma(sine, x2, 1.0 / 362880.0)
-    sine = _fma(sine, x2, -1.0 / 5040.0)
-    sine = _fma(sine, x2, 1.0 / 120.0)
-    sine = _fma(sine, x2, -1.0 / 6.0)
-    sine = _fma(x * x2, sine, x)
-    cosine = 1.0 / 20922789888000.0
-    cosine = _fma(cosine, x2, -1.0 / 87178291200.0)
-    cosine = _fma(cosine, x2, 1.0 / 479001600.0)
-    cosine = _fma(cosine, x2, -1.0 / 3628800.0)
-    cosine = _fma(cosine, x2, 1.0 / 40320.0)
-    cosine = _fma(cosine, x2, -1.0 / 720.0)
-    cosine = _fma(cosine, x2, 1.0 / 24.0)
-    cosine = _fma(cosine, x2, -0.5)
-    cosine = _fma(x2, cosine, 1.0)
+    cosine, sine = quarter_cos_sin(x)
     odd = (quadrant & _ONE) != _ZERO
     c = -sine if odd else cosine
     s = cosine if odd else sine

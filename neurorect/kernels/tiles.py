@@ -34,7 +34,8 @@ import math
 import numpy as np
 from numba import njit
 
-from neurorect.kernels.drive import phasor_rotations, stat_phasor, synced_phasors
+from neurorect.kernels.circle import fma, rotate, turn_cos_sin
+from neurorect.kernels.drive import phasor_rotations
 from neurorect.kernels.layout import (
     EXP_EULER,
     FAIL_RATE,
@@ -51,6 +52,8 @@ from neurorect.kernels.layout import (
     SIN_AMP,
     SIN_FREQ,
     SIN_PHASE,
+    STAT_FREQ,
+    STAT_PHASE,
     VOLTAGE_FORM,
 )
 from neurorect.kernels.random import key_schedule, normal_quads
@@ -66,8 +69,9 @@ NOISE_FREE, NOISE_OU, NOISE_WHITE = 0, 1, 2  #: noise kind of a checked tile
 # rows of a tile's parameter array P (float64, (N_ROWS, TILE))
 (R_A, R_B, R_BASE, R_AMP, R_GAIN, R_THRESHOLD, R_ALPHA, R_RATE_MIN, R_RATE_MAX, R_BASELINE,
  R_ROT_R, R_ROT_I, R_SROT_R, R_SROT_I, R_OU_A, R_OU_B, R_WHITE_B, R_W0, R_W1,
- R_FOLD_SLOPE, R_FOLD_OFFSET, R_FOLD_BASELINE) = range(22)
-N_ROWS = 22
+ R_FOLD_SLOPE, R_FOLD_OFFSET, R_FOLD_BASELINE, R_FREQ, R_PHASE_TURNS, R_STAT_FREQ,
+ R_STAT_PHASE_TURNS) = range(26)
+N_ROWS = 26
 # rows of a tile's work array W (float64, (N_WORK, TILE)): one allocation, so that the SIMD
 # loops see few distinct arrays and constant row strides (LLVM then needs no alias checks)
 W_ZR, W_ZI, W_ZSR, W_ZSI, W_ETA, W_NORMAL = range(6)  # W_NORMAL + r: the step quad's normals
@@ -93,21 +97,35 @@ def _phi(x, P, j):
 
 
 @njit(inline="always", **_KERNEL)
-def _mid_phasor(params, u, n, dt):
-    """exp(i (2 pi f (n + 1/2) dt + phase)): the drive phasor at the middle of step n."""
-    angle = _TWO_PI * params[u, SIN_FREQ] * ((n + 0.5) * dt) + params[u, SIN_PHASE]
-    return complex(math.cos(angle), math.sin(angle))
+def _mid_phasor(P, j, n, dt):
+    """Lane j's drive phasor at the middle of step n, ``exp(i (2 pi f (n + 1/2) dt +
+    phase))``, from its turns ``f (n + 1/2) dt + phase / 2 pi`` (libm-free and vectorisable:
+    :func:`~neurorect.kernels.circle.turn_cos_sin`)."""
+    return turn_cos_sin(fma(P[R_FREQ, j], (n + 0.5) * dt, P[R_PHASE_TURNS, j]))
+
+
+@njit(inline="always", **_KERNEL)
+def _stat_phasor(P, j, n, dt):
+    """Lane j's statistics phasor ``exp(-i (2 pi f_stat n dt + theta))`` at step n, as
+    (real, imag)."""
+    c, s = turn_cos_sin(fma(P[R_STAT_FREQ, j], n * dt, P[R_STAT_PHASE_TURNS, j]))
+    return c, -s
 
 
 @njit(**_KERNEL)
-def _synced_mid_phasor(params, u, n, dt, rotation):
-    """The mid-step phasor at step n as a run from step 0 has it: exact at the last multiple
-    of RESYNC, then rotated (chunking-invariant bits)."""
+def _synced(P, j, n, dt):
+    """Lane j's phasors at step n as a run from step 0 has them: exact (the same function
+    as :func:`_resync`'s) at the last multiple of RESYNC, then rotated step by step
+    (chunking-invariant bits): (drive real, imag, statistics real, imag)."""
     base = n - n % RESYNC
-    z = _mid_phasor(params, u, base, dt)
+    zr, zi = _mid_phasor(P, j, base, dt)
+    sr, si = _stat_phasor(P, j, base, dt)
+    cr, ci = P[R_ROT_R, j], P[R_ROT_I, j]
+    scr, sci = P[R_SROT_R, j], P[R_SROT_I, j]
     for _ in range(n - base):
-        z *= rotation
-    return z
+        zr, zi = rotate(zr, zi, cr, ci)
+        sr, si = rotate(sr, si, scr, sci)
+    return zr, zi, sr, si
 
 
 @njit(**_KERNEL)
@@ -153,11 +171,14 @@ def _load(units, lo, size, step0, setup, evolving, P, X, W, S, statistics):
         P[R_FOLD_OFFSET, j] = scale * (params[u, I0] if voltage else params[u, I0]
                                        - tparams[u, 1])
         P[R_FOLD_BASELINE, j] = b * tparams[u, 5]
-        zm = _synced_mid_phasor(params, u, step0, dt, rotation)
-        W[W_ZR, j], W[W_ZI, j] = zm.real, zm.imag
+        P[R_FREQ, j] = params[u, SIN_FREQ]
+        P[R_PHASE_TURNS, j] = params[u, SIN_PHASE] / _TWO_PI
+        P[R_STAT_FREQ, j] = params[u, STAT_FREQ]
+        P[R_STAT_PHASE_TURNS, j] = params[u, STAT_PHASE] / _TWO_PI
+        zr, zi, sr, si = _synced(P, j, step0, dt)
+        W[W_ZR, j], W[W_ZI, j] = zr, zi
         if statistics:
-            _, zs = synced_phasors(params, u, step0, dt, rotation, stat_rotation)
-            W[W_ZSR, j], W[W_ZSI, j] = zs.real, zs.imag
+            W[W_ZSR, j], W[W_ZSI, j] = sr, si
         X[j] = evolving.state[u]
         S[0, j] = evolving.acc[u, 0].real
         for k in range(1, evolving.acc.shape[1]):
@@ -178,18 +199,16 @@ def _store(units, lo, size, evolving, X, S, conjugate):
             evolving.acc[u, k] = complex(S[2 * k - 1, j], sign * S[2 * k, j])
 
 
-@njit(**_KERNEL)
-def _resync(units, size, n, setup, W, statistics):
-    """Exact phasors at step n (a multiple of RESYNC): the drive's, and the statistics' if
-    ``statistics`` (libm's cos and sin: ~20 ns each per unit, so a deterministic tile, which
-    needs no statistics phasor, skips half of them)."""
-    for j in range(size):
-        u = units[j]
-        zm = _mid_phasor(setup.params, u, n, setup.dt)
-        W[W_ZR, j], W[W_ZI, j] = zm.real, zm.imag
-        if statistics:
-            zs = stat_phasor(setup.params, u, n, setup.dt)
-            W[W_ZSR, j], W[W_ZSI, j] = zs.real, zs.imag
+@njit(inline="always", **_KERNEL)
+def _resync(n, dt, P, W, statistics):
+    """Exact phasors at step n (a multiple of RESYNC) for every lane (padding lanes too:
+    their rows are zeros): the drive's, and the statistics' if ``statistics``; a SIMD loop
+    (no libm call)."""
+    for j in range(TILE):
+        W[W_ZR, j], W[W_ZI, j] = _mid_phasor(P, j, n, dt)
+    if statistics:
+        for j in range(TILE):
+            W[W_ZSR, j], W[W_ZSI, j] = _stat_phasor(P, j, n, dt)
 
 
 @njit(**_KERNEL)
@@ -290,7 +309,7 @@ def _det_group(P, X, W, S, H, n, steps, voltage, mode, buffered, clipped):
                 leak = alpha * y
                 x = (a * x + P[R_FOLD_BASELINE, j]) + (y if y > leak else leak)
             x = as_state(x, X)
-            zr, zi = zr * cr - zi * ci, zr * ci + zi * cr
+            zr, zi = rotate(zr, zi, cr, ci)
         X[j] = x
         W[W_ZR, j] = zr
         W[W_ZI, j] = zi
@@ -399,7 +418,7 @@ def deterministic_tile(units, lo, size, step0, n_steps, setup, evolving, recordi
     n, end = step0, step0 + n_steps
     while n < end:
         if n % RESYNC == 0:
-            _resync(tile_units, size, n, setup, W, False)
+            _resync(n, setup.dt, P, W, False)
         if records and n % recording.every == 0:
             _record(tile_units, size, n, P, X, voltage, recording)
         stop = _next_event(n, end, records, recording.every, edges)
@@ -468,10 +487,8 @@ def _checked_step(P, X, W, S, n, voltage, stats, track, max_rate, normal_row):
             W[W_FAILURES, j] += 1.0 if (rate_failing | state_failing) else 0.0
         zr = W[W_ZR, j]
         zi = W[W_ZI, j]
-        W[W_ZR, j] = zr * P[R_ROT_R, j] - zi * P[R_ROT_I, j]
-        W[W_ZI, j] = zr * P[R_ROT_I, j] + zi * P[R_ROT_R, j]
-        W[W_ZSR, j] = zsr * P[R_SROT_R, j] - zsi * P[R_SROT_I, j]
-        W[W_ZSI, j] = zsr * P[R_SROT_I, j] + zsi * P[R_SROT_R, j]
+        W[W_ZR, j], W[W_ZI, j] = rotate(zr, zi, P[R_ROT_R, j], P[R_ROT_I, j])
+        W[W_ZSR, j], W[W_ZSI, j] = rotate(zsr, zsi, P[R_SROT_R, j], P[R_SROT_I, j])
 
 
 @njit(inline="always", **_KERNEL)
@@ -528,7 +545,7 @@ def _checked_loop(tile_units, size, step0, end, setup, recording, P, X, W, S, SC
     records = _tiles_records(tile_units, size, recording)
     for n in range(step0, end):
         if n % RESYNC == 0:
-            _resync(tile_units, size, n, setup, W, True)
+            _resync(n, setup.dt, P, W, True)
         if records and n % recording.every == 0:
             _record(tile_units, size, n, P, X, voltage, recording)
         if noise != NOISE_FREE and (n % 4 == 0 or n == step0):

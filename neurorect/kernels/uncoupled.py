@@ -68,29 +68,34 @@ from neurorect.kernels.tiles import (
 )
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["run_uncoupled", "unit_paths", "PATH_GENERAL", "PATH_DETERMINISTIC",
-           "PATH_CHECKED"]
+__all__ = ["run_uncoupled", "schedule_units", "kernels_used", "unit_paths", "PATH_GENERAL",
+           "PATH_DETERMINISTIC", "PATH_CHECKED"]
 
 PATH_GENERAL, PATH_DETERMINISTIC, PATH_CHECKED = 0, 1, 2
 GENERAL_GROUP = 16  # general-path units per task
+_KEY_STEPS = 1 << 26  # windows below this many steps sort on one int64 key (group < 18)
 _BOUND_MARGIN = 1e-6  # relative slack of the rate bound (rounding; see _rate_bound)
 
 
-def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False):
+def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False,
+                  schedule=None):
     """Advance independent units ``n_steps`` steps from global step ``step0``.
 
     ``setup``, ``evolving`` and ``recording`` are the groups of
     :mod:`neurorect.kernels.layout` (``evolving.state`` of shape (U,)). Failures (a rate
     breaking ``setup.max_rate``, a non-finite state) are noted at their exact step by every
     path. ``general_only`` sends every unit down the per-unit path (the reference).
+    ``schedule`` is :func:`schedule_units`'s for these units (computed when not given; a
+    chunked run computes it once: it depends on the parameters only).
 
     Each path is its own parallel kernel, called only when some unit takes it: a kernel
     compiles on its first call (minutes for the tiles), so a noise-free model never
     compiles the noisy tiles and vice versa. Units are independent, so running the paths
     one after the other changes no bits.
     """
-    paths = unit_paths(setup, evolving, general_only)
-    units, kinds, variants, starts, sizes = _tasks(setup, paths)
+    if schedule is None:
+        schedule = schedule_units(setup, evolving, general_only)
+    units, kinds, variants, starts, sizes = schedule
     for kind, kernel in PATH_KERNELS.items():
         tasks = np.flatnonzero(kinds == kind)
         if tasks.size:
@@ -98,10 +103,16 @@ def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False
                    recording)
 
 
-def kernels_used(setup, evolving, general_only=False) -> list:
-    """The path kernels :func:`run_uncoupled` calls for these units (for the driver's
-    first-compile notice)."""
-    present = set(np.unique(unit_paths(setup, evolving, general_only)).tolist())
+def schedule_units(setup, evolving, general_only=False):
+    """Every unit's path (:func:`unit_paths`) gathered into tasks (:func:`_tasks`):
+    ``(units, kinds, variants, starts, sizes)``, from the units' parameters alone."""
+    return _tasks(setup, unit_paths(setup, evolving, general_only))
+
+
+def kernels_used(schedule) -> list:
+    """The path kernels :func:`run_uncoupled` calls for this :func:`schedule_units`
+    schedule (for the driver's first-compile notice)."""
+    present = set(np.unique(schedule[1]).tolist())
     return [kernel for kind, kernel in PATH_KERNELS.items() if kind in present]
 
 
@@ -202,12 +213,16 @@ def _tasks(setup, paths):
             clipped = setup.tparams[u, 3] > -np.inf or setup.tparams[u, 4] < np.inf
             variant = 1 if clipped else 0
         group[u] = (paths[u] * 2 + setup.kinds[u, 1]) * 3 + variant
-    # within a class, by statistics window (end, then start), so that a tile's lanes open
+    # within a class, by statistics window (start, then end), so that a tile's lanes open
     # and close their windows together and few steps take the masked loop; lanes never
-    # interact, so the grouping changes no bits
-    by_end = np.argsort(setup.windows[:, 1], kind="mergesort")
-    by_window = by_end[np.argsort(setup.windows[by_end, 0], kind="mergesort")]
-    units = by_window[np.argsort(group[by_window], kind="mergesort")]
+    # interact, so the grouping changes no bits (nor does the order of equal keys)
+    windows = setup.windows
+    if n_units and windows.max() < _KEY_STEPS and windows.min() >= 0:  # one sort, one key
+        units = np.argsort((group * _KEY_STEPS + windows[:, 0]) * _KEY_STEPS + windows[:, 1])
+    else:
+        by_end = np.argsort(windows[:, 1], kind="mergesort")
+        by_window = by_end[np.argsort(windows[by_end, 0], kind="mergesort")]
+        units = by_window[np.argsort(group[by_window], kind="mergesort")]
     kinds = np.empty(n_units, dtype=np.int64)
     variants = np.empty(n_units, dtype=np.int64)
     starts = np.empty(n_units, dtype=np.int64)
