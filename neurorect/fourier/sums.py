@@ -107,7 +107,8 @@ def _regular(sums: np.ndarray, count: np.ndarray, n_harmonics: int):
         off_diagonal = 2.0 * np.abs(sums[:, 1:]).sum(axis=1) / count
         neumann = off_diagonal < 0.5
         regular = neumann.copy()
-        doubtful = np.flatnonzero(~regular & np.all(np.isfinite(sums), axis=1))
+        doubtful = np.flatnonzero(~regular)
+        doubtful = doubtful[np.all(np.isfinite(sums[doubtful]), axis=1)]
         if doubtful.size and 2 * n_harmonics + 1 <= 257:
             normal = _gram(sums[doubtful], n_harmonics) / count[doubtful, None, None]
             regular[doubtful] = np.linalg.cond(normal) < _MAX_CONDITION

@@ -11,6 +11,10 @@ Modules
     Pure Python: the columns of the packed arrays, the method, form, record and transfer
     codes, ``RESYNC``, ``GEMM_FROM``, the channel columns ``CH_*``, and the argument groups
     ``Setup``, ``Evolving``, ``Recording``, ``Coupling``, ``History`` (named tuples).
+``circle``
+    The libm-free unit circle (polynomials and selects, explicit FMAs: vectorisable, the
+    same bits in SIMD and scalar code): ``fma``, ``quarter_cos_sin``, ``turn_cos_sin``
+    (cos and sin of an angle in turns), ``rotate``.
 ``random``
     The counter-based generator (Philox4x32-10 + a vectorisable Box-Muller): ``stream_keys``,
     ``normal_at``, ``normal_quads``, ``key_schedule``, ``initial_normals``, ``ou_traces``,
@@ -39,9 +43,10 @@ Modules
     ``channels``), exp_ab2's second-order start, the update, noise and statistics.
 
 Internal interface: ``uncoupled`` and ``network`` use ``step``, ``drive``, ``random`` and
-``transfer``; ``network`` uses ``channels``; ``random`` uses ``step`` (the OU factors);
+``transfer``; ``network`` uses ``channels``; ``random`` uses ``step`` (the OU factors) and
+``circle``, as do the ``tiles``;
 everything uses ``layout``. The entry points are ``run_uncoupled(step0, n_steps, setup,
-evolving, recording, general_only=False)`` and ``run_network(step0, n_steps, setup,
+evolving, recording, general_only=False, schedule=None)`` and ``run_network(step0, n_steps, setup,
 evolving, recording, coupling, history)``.
 
 Layout
@@ -98,9 +103,11 @@ any thread count, chunking and batch slot.
 Time is global: step ``n`` is at ``t = n dt`` whatever the chunking. Sinusoids and Fourier
 projections advance by a rotating phasor (one complex multiply per step), re-synchronised
 exactly every ``RESYNC`` global steps and at each chunk start, so a chunked run equals a
-single run bit for bit. Normal variates come from a counter-based generator (Philox4x32-10
-at (key, step div 4, channel) + Box-Muller, four normals per call): independent of thread
-count, chunking and batch slot, the same bits in every kernel.
+single run bit for bit (the tiles recompute their phasors with ``circle.turn_cos_sin`` in
+SIMD lanes; the per-unit and network paths with libm). Normal variates come from a
+counter-based generator (Philox4x32-10 at (key, step div 4, channel) + Box-Muller, four
+normals per call): independent of thread count, chunking and batch slot, the same bits in
+every kernel.
 
 Exponential Euler, for an uncoupled unit with input held over the step (exact then)::
 

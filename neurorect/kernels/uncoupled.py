@@ -143,31 +143,35 @@ def _checked_tasks(tasks, units, variants, starts, sizes, step0, n_steps, setup,
                      recording, variants[task])
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def unit_paths(setup, evolving, general_only=False):
     """The path of every unit (PATH_*), from its own parameters only."""
-    kinds, params, pulses = setup.kinds, setup.params, setup.pulses
-    n_units = kinds.shape[0]
+    n_units = setup.kinds.shape[0]
     paths = np.full(n_units, PATH_GENERAL, dtype=np.int64)
     if general_only or setup.method != EXP_EULER:
         return paths
     stats = evolving.moments.shape[1] > 0
-    for u in range(n_units):
-        if kinds[u, 0] != LEAKY_RELU:
-            continue
-        pulsed = False
-        for j in range(pulses.shape[1]):
-            pulsed = pulsed or not math.isinf(pulses[u, j, P_START])
-        if pulsed:
-            continue
-        noisy = params[u, OU_SIGMA] > 0.0 or params[u, WHITE_SIGMA] > 0.0
-        _, one_minus_a, _, _, _ = decay_factors(params, u, setup.dt, EXP_EULER)
-        deterministic = (not noisy and not stats and one_minus_a > 1e-9
-                         and setup.tparams[u, 0] > 0.0
-                         and params[u, STAT_FREQ] == params[u, SIN_FREQ]
-                         and _rate_bound(setup, u) <= setup.max_rate)
-        paths[u] = PATH_DETERMINISTIC if deterministic else PATH_CHECKED
+    for u in prange(n_units):
+        paths[u] = _unit_path(setup, u, stats)
     return paths
+
+
+@njit(cache=True)
+def _unit_path(setup, u, stats):
+    """Unit u's path under exponential Euler (``stats``: unit statistics are streamed)."""
+    kinds, params, pulses = setup.kinds, setup.params, setup.pulses
+    if kinds[u, 0] != LEAKY_RELU:
+        return PATH_GENERAL
+    for j in range(pulses.shape[1]):
+        if not math.isinf(pulses[u, j, P_START]):
+            return PATH_GENERAL
+    noisy = params[u, OU_SIGMA] > 0.0 or params[u, WHITE_SIGMA] > 0.0
+    _, one_minus_a, _, _, _ = decay_factors(params, u, setup.dt, EXP_EULER)
+    deterministic = (not noisy and not stats and one_minus_a > 1e-9
+                     and setup.tparams[u, 0] > 0.0
+                     and params[u, STAT_FREQ] == params[u, SIN_FREQ]
+                     and _rate_bound(setup, u) <= setup.max_rate)
+    return PATH_DETERMINISTIC if deterministic else PATH_CHECKED
 
 
 @njit(cache=True)
