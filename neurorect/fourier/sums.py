@@ -35,9 +35,12 @@ whose normal equations need only these sums and the Gram matrix of the sampled b
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from neurorect._arguments import float_array
+from neurorect._validate import check_integer
 from neurorect.errors import ModelError
 from neurorect.fourier.phase import TWO_PI, wrap_phase
 
@@ -164,9 +167,12 @@ def _solve_three(sums: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return x1, x2
 
 
-def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray):
+def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray,
+         workers: int = 1):
     """r0 and z_1..z_K of units fitted with K = acc.shape[1] - 1 harmonics (K may be 0);
-    NaN where the Gram is not regular (:func:`_regular`)."""
+    NaN where the Gram is not regular (:func:`_regular`). ``workers`` threads share the
+    blocks of units (NumPy releases the GIL inside its loops); each unit's numbers are its
+    own, so they do not depend on the blocks or the threads."""
     K = acc.shape[1] - 1
     if 2 * K + 1 > 33:  # one Levinson solve per distinct Gram: find units sharing (f, start, N)
         return _fit_shared(acc, freq, dt, start, count)
@@ -174,9 +180,18 @@ def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count:
         return _fit_small(acc, freq, dt, start, count)
     r0 = np.empty(count.size)
     z = np.empty((count.size, K), dtype=complex)
-    for lo in range(0, count.size, _CACHE_UNITS):  # the same numbers, unit by unit
+
+    def fit_block(lo: int) -> None:
         part = slice(lo, lo + _CACHE_UNITS)
         r0[part], z[part] = _fit_small(acc[part], freq[part], dt, start[part], count[part])
+
+    blocks = range(0, count.size, _CACHE_UNITS)
+    if workers > 1 and len(blocks) > 2:
+        with ThreadPoolExecutor(max_workers=min(workers, len(blocks))) as pool:
+            list(pool.map(fit_block, blocks))  # list(): re-raise a block's exception here
+    else:
+        for lo in blocks:
+            fit_block(lo)
     return r0, z
 
 
@@ -228,7 +243,7 @@ def _fit_shared(acc, freq, dt, start, count):
 
 
 def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
-                        dt: float | None = None, start=None):
+                        dt: float | None = None, start=None, workers: int = 1):
     """Mean, amplitudes and phases from streaming sums (the rate engine's statistics).
 
     Parameters
@@ -247,6 +262,9 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
         Time step, s.
     start : array_like of int, shape (...), optional
         First step (global index ``n``) of each window.
+    workers : int
+        Threads that share the blocks of 2048 units of a large fit (default 1; the engine
+        passes its Numba thread count). The numbers do not depend on it.
 
     Returns
     -------
@@ -259,6 +277,7 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
         :func:`measurable_harmonics`; the fit then uses the harmonics below it).
     """
     acc, counts, dt = _checked_sums(acc, counts, dt)
+    workers = check_integer("workers", workers, low=1)
     if freq is None or dt is None or start is None:
         with np.errstate(invalid="ignore", divide="ignore"):
             r0 = acc[..., 0].real / counts
@@ -281,7 +300,7 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
         units = np.flatnonzero(periodic & (flat_count > 0) & (resolvable == n_fit))
         r0[units], coefficient[units, :n_fit] = _fit(flat_acc[units, :n_fit + 1],
                                                      flat_freq[units], dt, flat_start[units],
-                                                     flat_count[units])
+                                                     flat_count[units], workers)
     amplitude = np.abs(coefficient).reshape(*shape, K)
     phase = wrap_phase(np.angle(coefficient)).reshape(*shape, K)
     return r0.reshape(shape), amplitude, phase
