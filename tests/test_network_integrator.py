@@ -193,17 +193,22 @@ def test_theory_network_susceptibility_takes_delays_and_filters():
 
 # -- the oracle loop ---------------------------------------------------------------------------
 
-def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True) -> Model:
+def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True,
+                    leaky: bool = False) -> Model:
     """5 neurons, every coupling kind (gaussian, full, sparse, dense); with ``delays``: four
     channels (an undelayed one; two E->E connections with different delays and filters on
-    the same block; a filtered sparse one; E->I and I->I sharing a delay)."""
+    the same block; a filtered sparse one; E->I and I->I sharing a delay). ``leaky``: I is
+    a clipped leaky ReLU and E has no step, so that the vectorised path takes the run
+    (otherwise I is a softplus: the per-unit path)."""
     noise_spec = Noise(kind=noise, sigma=0.3, tau=0.004)
+    inhibitory = (LeakyReLU(1.5, 0.1, 0.3, rate_min=-0.2, rate_max=4.0, baseline=0.05)
+                  if leaky else Softplus(1.5, 0.0, 3.0))
     pops = (Population("E", tau=0.01, transfer=LeakyReLU(2.0, 0.2, 0.1), size=3, form=form,
                        init=0.5),
-            Population("I", tau=0.005, transfer=Softplus(1.5, 0.0, 3.0), size=2, form=form))
+            Population("I", tau=0.005, transfer=inhibitory, size=2, form=form))
+    steps = () if leaky else (Step(start=0.004, stop=0.012, amplitude=0.7),)
     drives = {"E": Drive(I0=0.5, I1=(0.2, 0.4, 0.6), freq=(10.0, 10.0, 25.0), phase=0.3,
-                         steps=(Step(start=0.004, stop=0.012, amplitude=0.7),),
-                         noise=noise_spec),
+                         steps=steps, noise=noise_spec),
               "I": Drive(I0=0.1, noise=noise_spec)}
     lag = (lambda seconds: seconds) if delays else (lambda seconds: 0.0)
     conns = (Connection("EE", "E", "E", kind="gaussian", weight=0.5, g=0.4, seed=3),

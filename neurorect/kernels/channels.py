@@ -29,7 +29,7 @@ from neurorect.kernels.layout import (
 )
 
 __all__ = ["fill_ring", "product_lag", "channel_products", "channel_product",
-           "combine_channels"]
+           "combine_channels", "start_history", "start_extrapolation"]
 
 
 @njit(cache=True)
@@ -133,3 +133,43 @@ def combine_channels(method, coupling, history, product, coupled):
                     coupled[b, i] = value
                 else:
                     coupled[b, rows[r]] += value
+
+
+@njit(cache=True)
+def start_history(method, coupling, history, product, held):
+    """Global step 0, after its products: synaptic filters at rest with r(0) (``s = W r(0)``)
+    and EXP_AB2's last products (``p_{-1} = p_0``). Returns whether EXP_AB2's second-order
+    start is needed (an undelayed channel; see :func:`start_extrapolation`); then ``held``
+    (B, N, zeros on entry) gets every neuron's recurrent input with the channels held."""
+    channels = coupling.channels
+    undelayed = False
+    for k in range(channels.shape[0]):
+        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+        history.synaptic[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
+        history.previous[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
+        undelayed = undelayed or channels[k, CH_DELAY] == 0
+    if method != EXP_AB2 or not undelayed:
+        return False
+    for k in range(channels.shape[0]):
+        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+        for b in range(product.shape[0]):
+            for i in range(n_rows):
+                target = i if channels[k, CH_IDENTITY] == 1 else coupling.rows[row0 + i]
+                held[b, target] += product[b, row0 + i]
+    return True
+
+
+@njit(cache=True)
+def start_extrapolation(coupling, history, predicted, product, gather):
+    """EXP_AB2's second-order start: from the rates ``predicted`` (B, N) of an
+    exponential-Euler step with the channels held, ``p_{-1} = 2 p_0 - W r_1*`` for every
+    undelayed channel, so that the first step takes ``0.5 (p_0 + W r_1*)``."""
+    channels = coupling.channels
+    ahead = np.empty_like(product)
+    for k in range(channels.shape[0]):
+        if channels[k, CH_DELAY] == 0:
+            channel_product(coupling, k, predicted, ahead, gather)
+            row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
+            for b in range(product.shape[0]):
+                for i in range(row0, row0 + n_rows):
+                    history.previous[b, i] = 2.0 * product[b, i] - ahead[b, i]

@@ -37,6 +37,8 @@ from neurorect.kernels.channels import (
     channel_products,
     combine_channels,
     fill_ring,
+    start_extrapolation,
+    start_history,
 )
 from neurorect.kernels.drive import (
     drive_phasor,
@@ -47,10 +49,6 @@ from neurorect.kernels.drive import (
 )
 from neurorect.kernels.layout import (
     CH_COLS,
-    CH_DELAY,
-    CH_IDENTITY,
-    CH_ROW0,
-    CH_ROWS,
     EULER,
     EXP_AB2,
     EXP_EULER,
@@ -64,6 +62,7 @@ from neurorect.kernels.layout import (
     SIN_AMP,
     TAU,
 )
+from neurorect.kernels.network_tiles import fast_eligible, run_network_fast
 from neurorect.kernels.random import normal_at
 from neurorect.kernels.step import (
     add_moments,
@@ -75,7 +74,7 @@ from neurorect.kernels.step import (
 )
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["run_network"]
+__all__ = ["run_network", "run_network_general"]
 
 
 @njit(cache=True)
@@ -83,12 +82,26 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
     """Advance coupled networks (batch copies share the neuron count N) ``n_steps`` steps.
 
     ``setup``, ``evolving``, ``recording``, ``coupling`` and ``history`` are the groups of
-    :mod:`neurorect.kernels.layout`; ``evolving.state`` is (B, N). The coupling products
-    run through BLAS (dense) or a CSR loop, once per channel and step; the element-wise
-    passes are serial loops. At a failure (a rate beyond ``setup.max_rate`` or non-finite at
-    step n, a non-finite state after the update of step n) the failure record of
-    ``evolving`` gets the unit's step, quantity and value (``step.note_failure``) and the run
-    stops; the unit statistics, when asked for, are streamed (``step.add_moments``).
+    :mod:`neurorect.kernels.layout`; ``evolving.state`` is (B, N). A run of leaky-ReLU
+    units under an exponential method without steps or pulses takes the vectorised path
+    (:func:`neurorect.kernels.network_tiles.run_network_fast`), any other
+    :func:`run_network_general`; the two give the same bits.
+    """
+    if fast_eligible(setup):
+        run_network_fast(step0, n_steps, setup, evolving, recording, coupling, history)
+    else:
+        run_network_general(step0, n_steps, setup, evolving, recording, coupling, history)
+
+
+@njit(cache=True)
+def run_network_general(step0, n_steps, setup, evolving, recording, coupling, history):
+    """:func:`run_network`'s per-unit path, for every transfer and method (the reference).
+
+    The coupling products run through BLAS (dense) or a CSR loop, once per channel and
+    step; the element-wise passes are serial loops over the units. At a failure (a rate
+    beyond ``setup.max_rate`` or non-finite at step n, a non-finite state after the update
+    of step n) the failure record of ``evolving`` gets the unit's step, quantity and value
+    (``step.note_failure``) and the run stops; the unit statistics, when asked for, are streamed (``step.add_moments``).
     """
     # The time loop stays in this function (Numba cannot hand a loop body to a callback at
     # no cost); each pass over the units is a helper called once per step.
@@ -253,27 +266,13 @@ def _observe(n, setup, evolving, recording, history, z, zs, half, rates, drive):
 
 @njit(cache=True)
 def _start(setup, evolving, factors, coupling, history, rates, product, drive, gather):
-    """Global step 0: synaptic filters at rest with r(0) (``s = W r(0)``), EXP_AB2's last
-    products, and its second-order start for undelayed channels: an exponential-Euler
-    prediction r_1* of the first step (no noise increment) gives ``p_{-1} = 2 p_0 - W r_1*``,
-    so that the first step takes ``0.5 (p_0 + W r_1*)``."""
-    channels = coupling.channels
+    """Global step 0: :func:`~neurorect.kernels.channels.start_history`, then EXP_AB2's
+    exponential-Euler prediction r_1* of the first step (no noise increment) for
+    :func:`~neurorect.kernels.channels.start_extrapolation`."""
     n_batch, n_neurons = rates.shape
-    undelayed = False
-    for k in range(channels.shape[0]):
-        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
-        history.synaptic[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
-        history.previous[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
-        undelayed = undelayed or channels[k, CH_DELAY] == 0
-    if setup.method != EXP_AB2 or not undelayed:
-        return
     held = np.zeros((n_batch, n_neurons))
-    for k in range(channels.shape[0]):
-        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
-        for b in range(n_batch):
-            for i in range(n_rows):
-                target = i if channels[k, CH_IDENTITY] == 1 else coupling.rows[row0 + i]
-                held[b, target] += product[b, row0 + i]
+    if not start_history(setup.method, coupling, history, product, held):
+        return
     a, one_minus_a = factors[0], factors[1]
     kinds, tparams, state = setup.kinds, setup.tparams, evolving.state
     predicted = np.empty_like(rates)
@@ -283,14 +282,7 @@ def _start(setup, evolving, factors, coupling, history, rates, product, drive, g
             x = _relax(kinds, tparams, u, a[u], one_minus_a[u], state[b, i],
                        held[b, i] + drive[b, i])
             predicted[b, i] = rate_of(kinds[u, 0], _row(tparams, u), kinds[u, 1], x)
-    ahead = np.empty_like(product)
-    for k in range(channels.shape[0]):
-        if channels[k, CH_DELAY] == 0:
-            channel_product(coupling, k, predicted, ahead, gather)
-            row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
-            for b in range(n_batch):
-                for i in range(row0, row0 + n_rows):
-                    history.previous[b, i] = 2.0 * product[b, i] - ahead[b, i]
+    start_extrapolation(coupling, history, predicted, product, gather)
 
 
 @njit(cache=True)
