@@ -76,6 +76,10 @@ from neurorect.kernels.transfer import transfer_value
 
 __all__ = ["run_network", "run_network_general"]
 
+# noise channels of ``random.normal_at``, as uint64 (a literal int argument would compile a
+# callee once per value)
+_OU, _WHITE = np.uint64(0), np.uint64(1)
+
 
 @njit(cache=True)
 def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
@@ -101,7 +105,8 @@ def run_network_general(step0, n_steps, setup, evolving, recording, coupling, hi
     step; the element-wise passes are serial loops over the units. At a failure (a rate
     beyond ``setup.max_rate`` or non-finite at step n, a non-finite state after the update
     of step n) the failure record of ``evolving`` gets the unit's step, quantity and value
-    (``step.note_failure``) and the run stops; the unit statistics, when asked for, are streamed (``step.add_moments``).
+    (``step.note_failure``) and the run stops; the unit statistics, when asked for, are
+    streamed (``step.add_moments``).
     """
     # The time loop stays in this function (Numba cannot hand a loop body to a callback at
     # no cost); each pass over the units is a helper called once per step.
@@ -139,13 +144,13 @@ def run_network_general(step0, n_steps, setup, evolving, recording, coupling, hi
             inputs = (coupling, history, rates, product, coupled, gather)
             _network_rhs(setup, state, drive, inputs, k1)
             _moments(n, setup, evolving, rates, coupled, drive)
-            trial[:, :] = state + 0.5 * dt * k1
+            _rk4_stage(state, 0.5 * dt, k1, trial)
             _network_rhs(setup, trial, mid, inputs, k2)
-            trial[:, :] = state + 0.5 * dt * k2
+            _rk4_stage(state, 0.5 * dt, k2, trial)
             _network_rhs(setup, trial, mid, inputs, k3)
-            trial[:, :] = state + dt * k3
+            _rk4_stage(state, dt, k3, trial)
             _network_rhs(setup, trial, end, inputs, k4)
-            state[:, :] = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            _rk4_finish(state, dt, k1, k2, k3, k4)
         else:
             if n == 0:
                 fill_ring(history, rates)
@@ -195,6 +200,25 @@ def _rk4_work(method, n_batch, n_neurons, dtype):
             np.empty((n_rk, n_neurons)), np.empty((n_rk, n_neurons)),
             np.empty((n_rk, n_neurons), dtype=dtype), np.empty((n_rk, n_neurons)),
             np.empty((n_rk, n_neurons)))
+
+
+@njit(cache=True)
+def _rk4_stage(state, step, k, trial):
+    """``trial = state + step k`` (loops, not an array expression: a slice assignment
+    compiles numba's broadcasting and its error message, ~3 s)."""
+    for b in range(state.shape[0]):
+        for i in range(state.shape[1]):
+            trial[b, i] = state[b, i] + step * k[b, i]
+
+
+@njit(cache=True)
+def _rk4_finish(state, dt, k1, k2, k3, k4):
+    """``state += dt / 6 (k1 + 2 k2 + 2 k3 + k4)``."""
+    weight = dt / 6.0
+    for b in range(state.shape[0]):
+        for i in range(state.shape[1]):
+            state[b, i] = state[b, i] + weight * (k1[b, i] + 2.0 * k2[b, i] + 2.0 * k3[b, i]
+                                                  + k4[b, i])
 
 
 @njit(cache=True, inline="always")
@@ -354,9 +378,9 @@ def _finish_units(n, setup, evolving, factors, coupled, drive, z, zs, exponentia
             else:
                 x = float(state[b, i])
             if white_b[u] > 0.0:
-                x += white_b[u] * normal_at(keys[u], n, 1)
+                x += white_b[u] * _normal(keys[u], n, _WHITE)
             if ou_b[u] > 0.0:
-                ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
+                ou[u] = ou_a[u] * ou[u] + ou_b[u] * _normal(keys[u], n, _OU)
             state[b, i] = x
             if not math.isfinite(state[b, i]):
                 note_failure(evolving, u, n + 1, FAIL_STATE, state[b, i])
@@ -364,6 +388,14 @@ def _finish_units(n, setup, evolving, factors, coupled, drive, z, zs, exponentia
             z[u] *= rotation[u]
             zs[u] *= stat_rotation[u]
     return good
+
+
+@njit(cache=True)
+def _normal(key, step, channel):
+    """``random.normal_at`` compiled once: inlined, its Philox rounds and transform compiled
+    at each of the four sites of ``_finish_units`` in its two callers (measured: most of
+    the per-unit path's compile time); a call costs a few ns against its ~30."""
+    return normal_at(key, step, channel)
 
 
 @njit(cache=True)
@@ -399,7 +431,8 @@ def _network_rhs(setup, states, drive, inputs, out):
     _network_rates(setup, states, rates)
     for k in range(coupling.channels.shape[0]):
         channel_product(coupling, k, rates, product, gather)
-    combine_channels(RK4, coupling, history, product, coupled)
+    # setup.method is RK4 here; a literal RK4 would compile combine_channels a second time
+    combine_channels(setup.method, coupling, history, product, coupled)
     kinds, tparams, params = setup.kinds, setup.tparams, setup.params
     n_batch, n_neurons = states.shape
     for b in range(n_batch):

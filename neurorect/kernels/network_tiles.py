@@ -35,11 +35,12 @@ from numba import njit
 from neurorect.kernels.channels import (
     channel_products,
     combine_channels,
+    copy_rows,
     fill_ring,
     start_extrapolation,
     start_history,
 )
-from neurorect.kernels.drive import drive_phasor, phasor_rotations, stat_phasor, synced_phasors
+from neurorect.kernels.drive import phasor_rotations, synced_phasors
 from neurorect.kernels.layout import (
     CH_COLS,
     EXP_AB2,
@@ -68,6 +69,7 @@ N_ROWS = 22
 Z_R, Z_I, Z_SR, Z_SI, Z_RATE, Z_POWER_R, Z_POWER_I = range(7)
 N_WORK = 7
 _KERNEL = dict(cache=True, error_model="numpy")  # numpy's: no zero-division branch in loops
+_OU, _WHITE = np.uint64(0), np.uint64(1)  # noise channels (uint64: not literal arguments)
 
 
 @njit(**_KERNEL)
@@ -117,16 +119,13 @@ def _constants(setup, n_units):
 
 
 @njit(**_KERNEL)
-def _phasors(setup, P, Z, n, synced):
-    """Drive and statistics phasors of step n into Z: exact (n a multiple of RESYNC), or as
-    a run from step 0 has them (``synced``: a call's first step)."""
+def _phasors(setup, P, Z, n):
+    """Drive and statistics phasors of step n into Z as a run from step 0 has them
+    (``drive.synced_phasors``: exact at a multiple of RESYNC, rotated since)."""
     params, dt = setup.params, setup.dt
     for u in range(P.shape[1]):
-        if synced:
-            z, zs = synced_phasors(params, u, n, dt, complex(P[R_ROT_R, u], P[R_ROT_I, u]),
-                                   complex(P[R_SROT_R, u], P[R_SROT_I, u]))
-        else:
-            z, zs = drive_phasor(params, u, n, dt), stat_phasor(params, u, n, dt)
+        z, zs = synced_phasors(params, u, n, dt, complex(P[R_ROT_R, u], P[R_ROT_I, u]),
+                               complex(P[R_SROT_R, u], P[R_SROT_I, u]))
         Z[Z_R, u], Z[Z_I, u], Z[Z_SR, u], Z[Z_SI, u] = z.real, z.imag, zs.real, zs.imag
 
 
@@ -266,6 +265,13 @@ def _predicted_rates(P, state, held, drive, predicted):
 
 
 @njit(**_KERNEL)
+def _draw_quad(schedule, quad, channel, normals):
+    """``random.normal_quads`` of ``channel`` into rows ``4 channel ..`` of ``normals``,
+    compiled once (inlined at each call site, its Philox rounds would compile twice)."""
+    normal_quads(schedule, quad, channel, normals, 4 * np.int64(channel))
+
+
+@njit(**_KERNEL)
 def _window_span(P):
     """(first, stop) step of the union of the units' statistics windows."""
     first, stop = math.inf, -math.inf
@@ -303,20 +309,19 @@ def run_network_fast(step0, n_steps, setup, evolving, recording, coupling, histo
     recorded = np.flatnonzero(recording.column >= 0)
     ring = history.rates
     moments = evolving.moments
-    _phasors(setup, P, Z, step0, True)
     for n in range(step0, step0 + n_steps):
-        if n % RESYNC == 0:
-            _phasors(setup, P, Z, n, False)
+        if n == step0 or n % RESYNC == 0:
+            _phasors(setup, P, Z, n)
         if n == step0 or n % 4 == 0:  # the normals of the step quad n // 4
             if ou_noise:
-                normal_quads(schedule, n // 4, 0, normals, 0)
+                _draw_quad(schedule, n // 4, _OU, normals)
             if white_noise:
-                normal_quads(schedule, n // 4, 1, normals, 4)
+                _draw_quad(schedule, n // 4, _WHITE, normals)
         if _rates_pass(P, Z, state, rates, setup.max_rate) > 0:
             _first_rate_failure(n, P, Z, evolving, setup.max_rate)
             break
         if ring.shape[0] > 1:
-            ring[n % ring.shape[0]] = rates2
+            copy_rows(rates2, ring[n % ring.shape[0]])
         if recorded.size > 0 and n % recording.every == 0:
             _record(n, recorded, Z, state, recording)
         if first <= n < stop:
