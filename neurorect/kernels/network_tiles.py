@@ -204,10 +204,11 @@ def _drive_pass(P, Z, ou, drive):
 
 
 @njit(**_KERNEL)
-def _update_pass(P, Z, normals, row, state, coupled, drive, ou):
-    """The exponential step of every unit with the input ``coupled + drive``, white noise,
-    the OU update (``normals[row]``: OU, ``normals[4 + row]``: white, this step's), the
-    phasors' rotation; returns how many stored states are non-finite."""
+def _update_pass(P, normals, row, state, coupled, drive, ou):
+    """The exponential step of every unit with the input ``coupled + drive``, white noise
+    and the OU update (``normals[row]``: OU, ``normals[4 + row]``: white, this step's);
+    returns how many stored states are non-finite. (With the phasors' rotation in the same
+    loop, LLVM needed too many run-time alias checks and left the loop scalar.)"""
     failures = 0
     for u in range(P.shape[1]):
         total = coupled[u] + drive[u]
@@ -219,11 +220,17 @@ def _update_pass(P, Z, normals, row, state, coupled, drive, ou):
         ou[u] = P[R_OU_A, u] * eta + ou_b * normals[row, u] if ou_b > 0.0 else eta
         state[u] = x
         failures += 0 if math.isfinite(state[u]) else 1
+    return failures
+
+
+@njit(**_KERNEL)
+def _rotate(P, Z):
+    """Advance the drive and statistics phasors by a step (numba's complex product)."""
+    for u in range(P.shape[1]):
         zr, zi, cr, ci = Z[Z_R, u], Z[Z_I, u], P[R_ROT_R, u], P[R_ROT_I, u]
         Z[Z_R, u], Z[Z_I, u] = zr * cr - zi * ci, zr * ci + zi * cr
         zr, zi, cr, ci = Z[Z_SR, u], Z[Z_SI, u], P[R_SROT_R, u], P[R_SROT_I, u]
         Z[Z_SR, u], Z[Z_SI, u] = zr * cr - zi * ci, zr * ci + zi * cr
-    return failures
 
 
 @njit(**_KERNEL)
@@ -335,7 +342,9 @@ def run_network_fast(step0, n_steps, setup, evolving, recording, coupling, histo
         combine_channels(method, coupling, history, product, coupled2)
         if moments.shape[1] > 0:
             _moments_pass(n, P, moments, state, rates, coupled, drive)
-        if _update_pass(P, Z, normals, n % 4, state, coupled, drive, evolving.ou) > 0:
+        failures = _update_pass(P, normals, n % 4, state, coupled, drive, evolving.ou)
+        _rotate(P, Z)
+        if failures > 0:
             _note_state_failures(n, evolving, state)
             break
     _store_sums(S, evolving.acc)
