@@ -314,12 +314,14 @@ def test_vectorised_path_equals_the_per_unit_path_bit_for_bit(monkeypatch, metho
     _assert_same_bits(states_fast, states_general)
 
 
-def test_vectorised_path_takes_batches_clipping_and_several_harmonics(monkeypatch):
+@pytest.mark.parametrize("n_harmonics", [1, 2, 4, 6])
+def test_vectorised_path_takes_batches_clipping_and_any_harmonics(monkeypatch, n_harmonics):
     # 12 copies (one matrix-matrix product from GEMM_FROM = 8 on), per-copy rate_max (voltage
-    # form: the rate itself is clipped), three harmonics (the default), recording every 3rd
-    # step: the same bits on both paths
+    # form: the rate itself is clipped), recording every 3rd step, harmonic counts other
+    # than the default 3 (1, 2, 4 unrolled, 6 by the generic loop): the same bits on both
     model = delayed_network("voltage", "ou", leaky=True).with_values(
-        {"simulation.duration": 0.06, "simulation.transient": 0.01})
+        {"simulation.duration": 0.06, "simulation.transient": 0.01,
+         "simulation.n_harmonics": n_harmonics})
     batch = {"simulation.seed": np.arange(12),
              "populations.E.transfer.rate_max": np.linspace(0.6, 3.0, 12)}
     fast, eligible = _run_on(monkeypatch, model, "auto", batch=batch, record_every=3)

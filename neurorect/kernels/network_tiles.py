@@ -65,9 +65,9 @@ __all__ = ["fast_eligible", "run_network_fast"]
  R_W0, R_W1) = range(22)
 N_ROWS = 22
 # rows of the work array Z (float64, (N_WORK, U)): drive and statistics phasors, the step's
-# rate in float64, the harmonic power being summed
-Z_R, Z_I, Z_SR, Z_SI, Z_RATE, Z_POWER_R, Z_POWER_I = range(7)
-N_WORK = 7
+# rate in float64
+Z_R, Z_I, Z_SR, Z_SI, Z_RATE = range(5)
+N_WORK = 5
 _KERNEL = dict(cache=True, error_model="numpy")  # numpy's: no zero-division branch in loops
 _OU, _WHITE = np.uint64(0), np.uint64(1)  # noise channels (uint64: not literal arguments)
 
@@ -173,26 +173,46 @@ def _first_rate_failure(n, P, Z, evolving, max_rate):
             return
 
 
-@njit(**_KERNEL)
-def _accumulate(n, P, Z, S):
-    """Add the rates of the units whose window holds step n, and their projections
-    ``r zs^k``, to the sums (numba's real-times-complex ``(r c - 0 d, r d + 0 c)`` and
-    complex product, written out: the per-unit path's bits)."""
-    n_units = P.shape[1]
-    for u in range(n_units):
-        take = (n >= P[R_W0, u]) & (n < P[R_W1, u])
-        S[0, u] = S[0, u] + Z[Z_RATE, u] if take else S[0, u]
-        Z[Z_POWER_R, u], Z[Z_POWER_I, u] = Z[Z_SR, u], Z[Z_SI, u]
-    for k in range(1, (S.shape[0] + 1) // 2):
-        for u in range(n_units):
-            take = (n >= P[R_W0, u]) & (n < P[R_W1, u])
-            rate, pr, pi = Z[Z_RATE, u], Z[Z_POWER_R, u], Z[Z_POWER_I, u]
+@njit(inline="always", **_KERNEL)
+def _project(n, P, Z, S, n_k, masked):
+    """Add every unit's rate and its projections ``r zs^k``, k = 1..n_k, to the sums; only
+    for the units whose window holds step n if ``masked``. Inlined with constant ``n_k`` and
+    ``masked``, the harmonics' loop unrolls, the powers stay in registers and the unit loop
+    vectorises (numba's real-times-complex ``(r c - 0 d, r d + 0 c)`` and complex product
+    written out: the per-unit path's bits)."""
+    for u in range(P.shape[1]):
+        take = ((n >= P[R_W0, u]) & (n < P[R_W1, u])) if masked else True
+        rate = Z[Z_RATE, u]
+        S[0, u] = S[0, u] + rate if take else S[0, u]
+        cr, ci = Z[Z_SR, u], Z[Z_SI, u]
+        pr, pi = cr, ci
+        for k in range(1, n_k + 1):
             real = S[2 * k - 1, u] + (rate * pr - 0.0 * pi)
             imag = S[2 * k, u] + (rate * pi + 0.0 * pr)
             S[2 * k - 1, u] = real if take else S[2 * k - 1, u]
             S[2 * k, u] = imag if take else S[2 * k, u]
-            cr, ci = Z[Z_SR, u], Z[Z_SI, u]
-            Z[Z_POWER_R, u], Z[Z_POWER_I, u] = pr * cr - pi * ci, pr * ci + pi * cr
+            pr, pi = pr * cr - pi * ci, pr * ci + pi * cr
+
+
+@njit(**_KERNEL)
+def _accumulate(n, P, Z, S, masked):
+    """The statistics of step n (:func:`_project`): the common harmonic counts unrolled
+    (measured, 1000 units, 3 harmonics: 1.6 us per step against 5.3 with the powers in
+    memory); ``masked`` (the steps at which the units' windows differ) and other counts
+    by the generic loop."""
+    n_k = (S.shape[0] - 1) // 2
+    if masked:
+        _project(n, P, Z, S, n_k, True)
+    elif n_k == 1:
+        _project(n, P, Z, S, 1, False)
+    elif n_k == 2:
+        _project(n, P, Z, S, 2, False)
+    elif n_k == 3:
+        _project(n, P, Z, S, 3, False)
+    elif n_k == 4:
+        _project(n, P, Z, S, 4, False)
+    else:
+        _project(n, P, Z, S, n_k, False)
 
 
 @njit(**_KERNEL)
@@ -279,12 +299,10 @@ def _draw_quad(schedule, quad, channel, normals):
 
 
 @njit(**_KERNEL)
-def _window_span(P):
-    """(first, stop) step of the union of the units' statistics windows."""
-    first, stop = math.inf, -math.inf
-    for u in range(P.shape[1]):
-        first, stop = min(first, P[R_W0, u]), max(stop, P[R_W1, u])
-    return first, stop
+def _window_edges(P):
+    """(min w0, max w0, min w1, max w1) over the units' statistics windows."""
+    w0, w1 = P[R_W0], P[R_W1]
+    return np.min(w0), np.max(w0), np.min(w1), np.max(w1)
 
 
 @njit(**_KERNEL)
@@ -307,7 +325,7 @@ def run_network_fast(step0, n_steps, setup, evolving, recording, coupling, histo
     P = _constants(setup, n_units)
     Z = np.zeros((N_WORK, n_units))
     S = _load_sums(evolving.acc)
-    first, stop = _window_span(P)
+    first, all_in, all_stop, stop = _window_edges(P)
     ou_noise, white_noise = np.max(P[R_OU_B]) > 0.0, np.max(P[R_WHITE_B]) > 0.0
     schedule = np.empty((20, n_units), dtype=np.uint64)
     if ou_noise or white_noise:
@@ -332,7 +350,7 @@ def run_network_fast(step0, n_steps, setup, evolving, recording, coupling, histo
         if recorded.size > 0 and n % recording.every == 0:
             _record(n, recorded, Z, state, recording)
         if first <= n < stop:
-            _accumulate(n, P, Z, S)
+            _accumulate(n, P, Z, S, not all_in <= n < all_stop)
         _drive_pass(P, Z, evolving.ou, drive)
         if n == 0:
             fill_ring(history, rates2)
