@@ -7,6 +7,12 @@ copies in one matrix product from ``GEMM_FROM`` copies on, or a CSR loop); the c
 inputs combined (extrapolation or interpolation to the middle of the step, synaptic
 filters); then the element-wise update, noise and phasor rotation.
 
+Two element-wise paths, the same bits: a run of leaky-ReLU units under EXP_EULER or
+EXP_AB2 without steps or pulses takes the vectorised passes of
+:mod:`neurorect.kernels.network_tiles`; every other run :func:`run_network_general`, one
+unit at a time with the transfer dispatched per unit (the reference, here). Both use
+:mod:`neurorect.kernels.channels` for the products, their combination and the start.
+
 Methods, for the recurrent input ``c(t)`` (``W r`` in rate form, ``W phi(v)`` in voltage
 form) of the step ``[t_n, t_n + dt]``, with ``p_n = W r(t_n - D)`` the product of step n:
 
