@@ -5,9 +5,12 @@ side by side in one process, interleaved (each round times every variant once; t
 round counts), BLAS pinned to one thread:
 
 * dense: a random network (leaky ReLU, Gaussian coupling g/sqrt(N)) at N = 1000 and 4000,
-  ``simulate`` (exp_ab2 and exp_euler) against a bare ``W @ r``, float64 and float32;
+  ``simulate`` (exp_ab2 and exp_euler, on the vectorised element-wise path that such a run
+  takes) against a bare ``W @ r``, float64 and float32; and exp_ab2 forced onto the per-unit
+  path (``run_network_general``), to show what the vectorised passes save;
 * sparse: the same with a random sparse W (CSR) against scipy.sparse's CSR ``A @ r`` at the
-  same density;
+  same density: the whole step, and neurorect's CSR loop alone (``channels.csr_rows``, the
+  same sums in the same order: checked bit for bit against scipy's);
 * batched: 16 copies of N = 1000 sharing W (one matrix-matrix product per step) against 16
   single runs, and the bare ``R @ W.T`` against 16 ``W @ r``.
 
