@@ -5,9 +5,12 @@ side by side in one process, interleaved (each round times every variant once; t
 round counts), BLAS pinned to one thread:
 
 * dense: a random network (leaky ReLU, Gaussian coupling g/sqrt(N)) at N = 1000 and 4000,
-  ``simulate`` (exp_ab2 and exp_euler) against a bare ``W @ r``, float64 and float32;
+  ``simulate`` (exp_ab2 and exp_euler, on the vectorised element-wise path that such a run
+  takes) against a bare ``W @ r``, float64 and float32; and exp_ab2 forced onto the per-unit
+  path (``run_network_general``), to show what the vectorised passes save;
 * sparse: the same with a random sparse W (CSR) against scipy.sparse's CSR ``A @ r`` at the
-  same density;
+  same density: the whole step, and neurorect's CSR loop alone (``channels.csr_rows``, the
+  same sums in the same order: checked bit for bit against scipy's);
 * batched: 16 copies of N = 1000 sharing W (one matrix-matrix product per step) against 16
   single runs, and the bare ``R @ W.T`` against 16 ``W @ r``.
 
@@ -57,6 +60,8 @@ from neurorect import (  # noqa: E402
     simulate,
     single_population,
 )
+from neurorect.kernels.channels import csr_rows  # noqa: E402
+from neurorect.kernels.network import run_network_general  # noqa: E402
 
 DT = 1e-4
 METHODS = ("exp_euler", "exp_ab2", "euler", "rk4")
@@ -81,20 +86,23 @@ class KernelClock:
     engine's one call site of ``run_network`` (``neurorect._chunks``; a benchmark may reach
     into the engine, the package's modules may not). CPU time, as for the bare products:
     every timed path runs on one thread (BLAS pinned, the network kernel serial), and CPU
-    time scatters less than wall time on a shared machine."""
+    time scatters less than wall time on a shared machine. ``kernel`` (default: the
+    engine's own ``run_network``) is what the engine calls, e.g. the per-unit path
+    ``run_network_general`` to compare the element-wise paths."""
 
     def __init__(self):
         self.spent = 0.0
-        kernel = _chunks.run_network
+        self.default = self.kernel = _chunks.run_network
 
         def timed(*args):
             start = time.process_time()
-            kernel(*args)
+            self.kernel(*args)
             self.spent += time.process_time() - start
         _chunks.run_network = timed
 
-    def reset(self) -> None:
+    def reset(self, kernel=None) -> None:
         self.spent = 0.0
+        self.kernel = self.default if kernel is None else kernel
 
 
 CLOCK = KernelClock()
@@ -102,16 +110,19 @@ CLOCK = KernelClock()
 
 class NeurorectStep:
     """Times one neurorect step (s): the kernel's CPU time over a run of S = ``steps``
-    steps, divided by S (and by ``per``, e.g. the batch copies)."""
+    steps, divided by S (and by ``per``, e.g. the batch copies); ``kernel`` as in
+    :meth:`KernelClock.reset`."""
 
-    def __init__(self, model, steps: int, per: int = 1, **options):
+    def __init__(self, model, steps: int, per: int = 1, kernel=None, **options):
         self.model = model.with_values({"simulation.duration": steps * DT})
-        self.steps, self.per, self.options = steps, per, options
-        simulate(self.model, progress=False, **options)  # compile and warm up
+        self.steps, self.per, self.kernel, self.options = steps, per, kernel, options
+        self()  # compile and warm up
 
     def __call__(self) -> float:
-        CLOCK.reset()
-        simulate(self.model, progress=False, **self.options)
+        CLOCK.reset(self.kernel)
+        with warnings.catch_warnings():  # (a short run has no whole period: NaN harmonics)
+            warnings.simplefilter("ignore", NeurorectWarning)
+            simulate(self.model, progress=False, **self.options)
         return CLOCK.spent / self.steps / self.per
 
 
@@ -137,10 +148,11 @@ def interleaved(variants: dict, rounds: int) -> dict:
 
 
 def dense_table(scale: int, rounds: int) -> None:
-    print("\nDense W2 (Gaussian random W), time per step (ms); ratios to the bare product")
-    print("| N | dtype | bare W @ r | neurorect exp_ab2 | neurorect exp_euler | "
-          "exp_ab2 / bare | exp_euler / bare |")
-    print("|---|---|---|---|---|---|---|")
+    print("\nDense W2 (Gaussian random W), time per step (ms); ratios to the bare product; "
+          "'per-unit': exp_ab2 on the per-unit element-wise path (run_network_general)")
+    print("| N | dtype | bare W @ r | exp_ab2 | exp_euler | per-unit exp_ab2 | "
+          "exp_ab2 / bare | exp_euler / bare | per-unit / bare |")
+    print("|---|---|---|---|---|---|---|---|---|")
     per_dtype = {}
     for n, steps in ((1000, 2000 // scale), (4000, 200 // scale)):
         W = network(n, 1).coupling_matrix()
@@ -151,11 +163,14 @@ def dense_table(scale: int, rounds: int) -> None:
             for method in ("exp_ab2", "exp_euler"):
                 variants[method] = NeurorectStep(network(n, steps, method=method), steps,
                                                  dtype=dtype, coupling="dense")
+            variants["general"] = NeurorectStep(network(n, steps), steps, dtype=dtype,
+                                                coupling="dense", kernel=run_network_general)
             best = interleaved(variants, rounds)
             per_dtype[n, dtype] = best
+            ratios = " | ".join(f"{best[key] / best['bare']:.3f}"
+                                for key in ("exp_ab2", "exp_euler", "general"))
             print(f"| {n} | {dtype} | {best['bare'] * 1e3:.4f} | {best['exp_ab2'] * 1e3:.4f} | "
-                  f"{best['exp_euler'] * 1e3:.4f} | {best['exp_ab2'] / best['bare']:.3f} | "
-                  f"{best['exp_euler'] / best['bare']:.3f} |")
+                  f"{best['exp_euler'] * 1e3:.4f} | {best['general'] * 1e3:.4f} | {ratios} |")
     for n in (1000, 4000):
         f64, f32 = per_dtype[n, "float64"], per_dtype[n, "float32"]
         print(f"N = {n}: float32 / float64 speed-up, neurorect exp_ab2 "
@@ -164,20 +179,29 @@ def dense_table(scale: int, rounds: int) -> None:
 
 
 def sparse_table(scale: int, rounds: int) -> None:
-    print("\nSparse W (CSR), time per step (ms); neurorect against scipy.sparse at the same "
-          "density")
-    print("| N | density | non-zeros | scipy CSR A @ r | neurorect exp_ab2 | ratio |")
-    print("|---|---|---|---|---|---|")
+    print("\nSparse W (CSR), time per step (ms); neurorect against scipy.sparse's CSR A @ r "
+          "at the same density: the whole exp_ab2 step, and the CSR product alone "
+          "(channels.csr_rows on the same matrix)")
+    print("| N | density | non-zeros | scipy A @ r | neurorect step | csr_rows alone | "
+          "step / scipy | csr_rows / scipy |")
+    print("|---|---|---|---|---|---|---|---|")
     # (spec builds a sparse block as a dense array first: N = 8000 takes 0.5 GB while building)
     for n, probability, steps in ((4000, 0.05, 500 // scale), (8000, 0.01, 500 // scale)):
         model = network(n, steps, kind="sparse", probability=probability)
         A = scipy.sparse.csr_matrix(model.coupling_matrix())
         r = np.random.default_rng(0).random(n)
+        pointers, indices, out = A.indptr.astype(np.int64), A.indices.astype(np.uint32), \
+            np.empty(n)
+        csr_rows(pointers, indices, A.data, r, out, 0)
+        assert np.array_equal(out, A @ r)  # the same sums in the same order: the same bits
         variants = {"scipy": bare_step(lambda A=A, r=r: A @ r, steps),
-                    "neurorect": NeurorectStep(model, steps, coupling="sparse")}
+                    "neurorect": NeurorectStep(model, steps, coupling="sparse"),
+                    "rows": bare_step(lambda p=pointers, i=indices, A=A, r=r, o=out:
+                                      csr_rows(p, i, A.data, r, o, 0), steps)}
         best = interleaved(variants, rounds)
         print(f"| {n} | {probability:g} | {A.nnz} | {best['scipy'] * 1e3:.4f} | "
-              f"{best['neurorect'] * 1e3:.4f} | {best['neurorect'] / best['scipy']:.3f} |")
+              f"{best['neurorect'] * 1e3:.4f} | {best['rows'] * 1e3:.4f} | "
+              f"{best['neurorect'] / best['scipy']:.3f} | {best['rows'] / best['scipy']:.3f} |")
 
 
 def batch_table(scale: int, rounds: int) -> None:

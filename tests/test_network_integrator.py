@@ -11,8 +11,10 @@ import warnings
 import numba
 import numpy as np
 import pytest
+import scipy.sparse
 from oracle_network import network_reference
 
+import neurorect._chunks as chunks
 from neurorect import (
     Drive,
     LeakyReLU,
@@ -25,6 +27,9 @@ from neurorect import (
 )
 from neurorect._step_limits import amplification, largest_stable_step
 from neurorect.driver import simulate
+from neurorect.kernels.channels import csr_rows
+from neurorect.kernels.network import run_network, run_network_general
+from neurorect.kernels.network_tiles import fast_eligible
 from neurorect.modelfile import load_model
 from neurorect.response import frequency_response
 from neurorect.spec import Connection, Model, Population, Simulation
@@ -193,17 +198,23 @@ def test_theory_network_susceptibility_takes_delays_and_filters():
 
 # -- the oracle loop ---------------------------------------------------------------------------
 
-def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True) -> Model:
+def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True,
+                    leaky: bool = False, steps: bool | None = None) -> Model:
     """5 neurons, every coupling kind (gaussian, full, sparse, dense); with ``delays``: four
     channels (an undelayed one; two E->E connections with different delays and filters on
-    the same block; a filtered sparse one; E->I and I->I sharing a delay)."""
+    the same block; a filtered sparse one; E->I and I->I sharing a delay). ``leaky``: I is
+    a clipped leaky ReLU and E has no step (unless ``steps``), so that the vectorised path
+    takes the run (otherwise I is a softplus: the per-unit path)."""
     noise_spec = Noise(kind=noise, sigma=0.3, tau=0.004)
+    inhibitory = (LeakyReLU(1.5, 0.1, 0.3, rate_min=-0.2, rate_max=4.0, baseline=0.05)
+                  if leaky else Softplus(1.5, 0.0, 3.0))
     pops = (Population("E", tau=0.01, transfer=LeakyReLU(2.0, 0.2, 0.1), size=3, form=form,
                        init=0.5),
-            Population("I", tau=0.005, transfer=Softplus(1.5, 0.0, 3.0), size=2, form=form))
+            Population("I", tau=0.005, transfer=inhibitory, size=2, form=form))
+    steps = (not leaky) if steps is None else steps
+    steps = (Step(start=0.004, stop=0.012, amplitude=0.7),) if steps else ()
     drives = {"E": Drive(I0=0.5, I1=(0.2, 0.4, 0.6), freq=(10.0, 10.0, 25.0), phase=0.3,
-                         steps=(Step(start=0.004, stop=0.012, amplitude=0.7),),
-                         noise=noise_spec),
+                         steps=steps, noise=noise_spec),
               "I": Drive(I0=0.1, noise=noise_spec)}
     lag = (lambda seconds: seconds) if delays else (lambda seconds: 0.0)
     conns = (Connection("EE", "E", "E", kind="gaussian", weight=0.5, g=0.4, seed=3),
@@ -218,12 +229,19 @@ def delayed_network(form: str = "rate", noise: str = "ou", delays: bool = True) 
                  simulation=Simulation(dt=2e-4, duration=0.03, seed=5))
 
 
+LEAKY = pytest.mark.parametrize("leaky", [True, False], ids=["leaky-relu", "softplus+step"])
+
+
+@LEAKY
 @pytest.mark.parametrize("coupling", ["dense", "sparse"])
 @pytest.mark.parametrize("delays", [True, False], ids=["delays", "no-delays"])
 @pytest.mark.parametrize("form, noise", [("rate", "ou"), ("voltage", "white")])
 @pytest.mark.parametrize("method", ["exp_ab2", "exp_euler", "euler"])
-def test_network_kernel_equals_the_slow_oracle(method, form, noise, delays, coupling):
-    model = delayed_network(form, noise, delays).with_values({"simulation.method": method})
+def test_network_kernel_equals_the_slow_oracle(method, form, noise, delays, coupling, leaky):
+    # leaky: every unit a leaky ReLU without steps, so exp_ab2 and exp_euler run on the
+    # vectorised path (network_tiles); otherwise (and under euler) on the per-unit path
+    model = delayed_network(form, noise, delays, leaky).with_values(
+        {"simulation.method": method})
     ds = simulate(model, record_every=1, coupling=coupling, stats_freq=0.0)
     expected = network_reference(model, seed=5, method=method)
     # same arithmetic in another order (BLAS vs numpy matmul, stored vs recomputed
@@ -247,16 +265,169 @@ def test_dense_and_sparse_channels_agree():
                                atol=1e-11)
 
 
+# -- the vectorised element-wise path against the per-unit path --------------------------------
+
+def _run_on(monkeypatch, model, path, **options):
+    """simulate() with every network chunk on ``path``: "auto" (what run_network picks) or
+    "general" (the per-unit path, the reference); returns the Dataset and whether the
+    vectorised path was eligible for the run."""
+    eligible = []
+
+    def advance(step0, steps, setup, evolving, recording, coupling, history):
+        eligible.append(bool(fast_eligible(setup)))
+        kernel = run_network if path == "auto" else run_network_general
+        kernel(step0, steps, setup, evolving, recording, coupling, history)
+
+    monkeypatch.setattr(chunks, "run_network", advance)
+    return simulate(model, progress=False, **options), all(eligible)
+
+
+def _assert_same_bits(fast, general):
+    assert set(fast.data_vars) == set(general.data_vars)
+    for name in fast.data_vars:
+        assert np.array_equal(fast[name].values, general[name].values, equal_nan=True), name
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("unit_stats", [False, True], ids=["", "unit_stats"])
+@pytest.mark.parametrize("delays", [True, False], ids=["delays+filters", "no-delays"])
+@pytest.mark.parametrize("form, noise", [("rate", "ou"), ("voltage", "white"),
+                                         ("rate", None), ("voltage", "ou")])
+@pytest.mark.parametrize("method", ["exp_ab2", "exp_euler"])
+def test_vectorised_path_equals_the_per_unit_path_bit_for_bit(monkeypatch, method, form, noise,
+                                                              delays, unit_stats, dtype):
+    # the vectorised passes perform the per-unit path's operations in the same order, with
+    # no FMA contraction (network_tiles docstring): not 1e-12 but every bit, in every output
+    model = delayed_network(form, noise or "ou", delays, leaky=True).with_values(
+        {"simulation.method": method, "simulation.duration": 0.05})
+    if noise is None:
+        model = model.with_values({"drives.E.noise.sigma": 0.0, "drives.I.noise.sigma": 0.0})
+    options = dict(record_every=1, dtype=dtype, unit_stats=unit_stats, transient=0.01,
+                   stats_freq=0.0 if unit_stats else None)
+    fast, eligible = _run_on(monkeypatch, model, "auto", **options)
+    general, _ = _run_on(monkeypatch, model, "general", **options)
+    assert eligible
+    assert np.ptp(fast.rate.values) > 0.1  # the network moves
+    _assert_same_bits(fast, general)
+    states_fast, _ = _run_on(monkeypatch, model, "auto", record="state", **options)
+    states_general, _ = _run_on(monkeypatch, model, "general", record="state", **options)
+    _assert_same_bits(states_fast, states_general)
+
+
+@pytest.mark.parametrize("n_harmonics", [1, 2, 4, 6])
+def test_vectorised_path_takes_batches_clipping_and_any_harmonics(monkeypatch, n_harmonics):
+    # 12 copies (one matrix-matrix product from GEMM_FROM = 8 on), per-copy rate_max (voltage
+    # form: the rate itself is clipped), recording every 3rd step, harmonic counts other
+    # than the default 3 (1, 2, 4 unrolled, 6 by the generic loop): the same bits on both
+    model = delayed_network("voltage", "ou", leaky=True).with_values(
+        {"simulation.duration": 0.06, "simulation.transient": 0.01,
+         "simulation.n_harmonics": n_harmonics})
+    batch = {"simulation.seed": np.arange(12),
+             "populations.E.transfer.rate_max": np.linspace(0.6, 3.0, 12)}
+    fast, eligible = _run_on(monkeypatch, model, "auto", batch=batch, record_every=3)
+    general, _ = _run_on(monkeypatch, model, "general", batch=batch, record_every=3)
+    assert eligible
+    assert np.max(fast.rate.sel(neuron=[0, 1, 2]).values[0]) == 0.6  # the clip acts
+    _assert_same_bits(fast, general)
+
+
+@pytest.mark.parametrize("values", [
+    {},  # the I population a softplus, E a step: both reasons
+    {"simulation.method": "euler"},
+    {"simulation.method": "rk4", **{f"connections.{c}.{k}": 0.0
+                                     for c in ("EEslow", "IE", "EI", "II")
+                                     for k in ("delay", "tau_syn")}},
+])
+def test_other_transfers_steps_and_explicit_methods_take_the_per_unit_path(monkeypatch, values):
+    model = delayed_network("rate", "ou").with_values(values)
+    _, eligible = _run_on(monkeypatch, model, "auto", duration=0.01)
+    assert not eligible
+    leaky_step = delayed_network("rate", "ou", leaky=True, steps=True)
+    _, eligible = _run_on(monkeypatch, leaky_step, "auto", duration=0.01)
+    assert not eligible
+
+
+def _failure_message(monkeypatch, model, path, **options) -> str:
+    with pytest.raises(SimulationError) as info:
+        _run_on(monkeypatch, model, path, stats_freq=0.0, **options)
+    return str(info.value)
+
+
+def test_failures_are_noted_at_their_step_on_both_paths(monkeypatch):
+    # the vectorised path counts failures in the pass and only then locates them: the same
+    # step, unit, quantity and value as the per-unit path. A runaway rate (step from the
+    # free run), and a float32 state overflowing to inf (3.4e38) where float64 stays finite
+    free, eligible = _run_on(monkeypatch, _self_excited(), "auto", record_every=1,
+                             max_rate=math.inf, stats_freq=0.0)
+    assert eligible
+    step = int(np.argmax(np.abs(free.rate.values[:, 0]) > 1e3))
+    messages = {path: _failure_message(monkeypatch, _self_excited(), path, max_rate=1e3)
+                for path in ("auto", "general")}
+    assert messages["auto"] == messages["general"]
+    assert re.search(rf"runaway rate at t = .* \(step {step}\) in neuron 0", messages["auto"])
+    grows = _self_excited(weight=50.0).with_values({"populations.E.init": 1e30})
+    trace, _ = _run_on(monkeypatch, grows, "auto", record_every=1, max_rate=math.inf,
+                       stats_freq=0.0, record="state")
+    big = np.finfo(np.float32).max
+    # in float32 the product W r (50 r) overflows first, and then the state
+    first, last = (int(np.argmax(trace.state.values[:, 0] * scale > big)) for scale in (50, 1))
+    assert 10 < first < last
+    messages = {path: _failure_message(monkeypatch, grows, path, max_rate=math.inf,
+                                       dtype="float32") for path in ("auto", "general")}
+    assert messages["auto"] == messages["general"]
+    found = re.search(r"non-finite state at t = .* \(step (\d+)\) in neuron 0",
+                      messages["auto"])
+    # (float32 rounds the state at every step: its crossings may differ from float64's by one)
+    assert found and first - 1 <= int(found.group(1)) <= last + 1
+
+
+def _sequential_csr(pointers, indices, weights, row):
+    """Each row's sum in the order of its entries, in Python floats (IEEE doubles)."""
+    out = np.empty(pointers.size - 1)
+    for i in range(out.size):
+        total = 0.0
+        for j in range(pointers[i], pointers[i + 1]):
+            total += float(weights[j]) * float(row[indices[j]])
+        out[i] = total
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n_rows", [1, 6, 7])
+def test_csr_rows_sum_each_row_in_order(dtype, n_rows):
+    # two rows at a time, rows of unequal length (0 to 40 entries), an odd last row, an
+    # offset into the output: every row equals the sequential sum bit for bit, and so
+    # scipy's CSR product (which sums the same way)
+    rng = np.random.default_rng(n_rows)
+    lengths = rng.integers(0, 41, n_rows)
+    lengths[0] = 0 if n_rows > 1 else lengths[0]
+    pointers = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    indices = rng.integers(0, 50, pointers[-1]).astype(np.uint32)
+    weights = rng.normal(size=pointers[-1])
+    row = rng.normal(size=50).astype(dtype)
+    out = np.full(n_rows + 3, np.nan)
+    csr_rows(pointers, indices, weights, row, out, 3)
+    expected = _sequential_csr(pointers, indices, weights, row)
+    assert np.array_equal(out[3:], expected)
+    assert np.all(np.isnan(out[:3]))  # nothing written before the offset
+    matrix = scipy.sparse.csr_matrix((weights, indices, pointers), shape=(n_rows, 50))
+    if dtype == "float64":
+        assert np.array_equal(out[3:], matrix @ row)
+
+
 # -- bitwise invariants -------------------------------------------------------------------------
 
+@LEAKY
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("form, noise", [("rate", "ou"), ("voltage", "white")])
 @pytest.mark.parametrize("method", ["exp_ab2", "exp_euler"])
-def test_chunked_network_equals_single_run_bit_for_bit(method, form, noise, dtype):
+def test_chunked_network_equals_single_run_bit_for_bit(method, form, noise, dtype, leaky):
     # chunks of 1 and 7 steps are shorter than the longest delay (3 steps) and cut
     # exp_ab2's two-step history: the ring, the last products and the filter states
-    # carry over
-    model = delayed_network(form, noise).with_values({"simulation.method": method})
+    # carry over; chunks of 1, 7 and 97 steps start the vectorised path's draws of four
+    # steps' normals mid-quad
+    model = delayed_network(form, noise, leaky=leaky).with_values(
+        {"simulation.method": method})
     whole = simulate(model, duration=0.1, record_every=1, dtype=dtype)
     for chunk in (1, 7, 97):
         pieces = simulate(model, duration=0.1, record_every=1, dtype=dtype,
@@ -266,9 +437,10 @@ def test_chunked_network_equals_single_run_bit_for_bit(method, form, noise, dtyp
                               equal_nan=True)
 
 
+@LEAKY
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_network_bits_do_not_depend_on_the_thread_count(dtype):
-    model = delayed_network("voltage", "ou")
+def test_network_bits_do_not_depend_on_the_thread_count(dtype, leaky):
+    model = delayed_network("voltage", "ou", leaky=leaky)
     batch = {"simulation.seed": np.arange(3)}
     before = numba.get_num_threads()
     try:
@@ -281,13 +453,15 @@ def test_network_bits_do_not_depend_on_the_thread_count(dtype):
     assert np.array_equal(one.rate.values, many.rate.values)
 
 
+@LEAKY
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("path, values", [
     ("simulation.seed", np.array([3, 8, 1])),  # one shared W
     ("connections.EI.weight", np.array([-0.3, -0.6, -0.9])),  # W per copy
 ])
-def test_network_batch_element_equals_its_run_in_any_slot(path, values, dtype):
-    model = delayed_network("rate", "ou").with_values({"simulation.duration": 0.1})
+def test_network_batch_element_equals_its_run_in_any_slot(path, values, dtype, leaky):
+    model = delayed_network("rate", "ou", leaky=leaky).with_values(
+        {"simulation.duration": 0.1})
     forward = simulate(model, batch={path: values}, dtype=dtype)
     backward = simulate(model, batch={path: values[::-1]}, dtype=dtype)
     for b, value in enumerate(values):
@@ -301,12 +475,14 @@ def test_network_batch_element_equals_its_run_in_any_slot(path, values, dtype):
                               equal_nan=True)
 
 
+@LEAKY
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 2e-5)])
-def test_gemm_batches_equal_their_runs_to_rounding(dtype, rtol):
+def test_gemm_batches_equal_their_runs_to_rounding(dtype, rtol, leaky):
     # from GEMM_FROM copies on, one matrix-matrix product serves all copies; BLAS sums in
     # another order than the single run's matrix-vector product (README, Engine): rounding,
     # float32's ~1e-7 per product grown over 150 steps of a contracting network
-    model = delayed_network("rate", "white").with_values({"simulation.duration": 0.1})
+    model = delayed_network("rate", "white", leaky=leaky).with_values(
+        {"simulation.duration": 0.1})
     seeds = np.arange(10)
     batch = simulate(model, batch={"simulation.seed": seeds}, dtype=dtype)
     single = simulate(model.with_values({"simulation.seed": 7}), dtype=dtype)

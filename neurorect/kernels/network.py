@@ -7,6 +7,12 @@ copies in one matrix product from ``GEMM_FROM`` copies on, or a CSR loop); the c
 inputs combined (extrapolation or interpolation to the middle of the step, synaptic
 filters); then the element-wise update, noise and phasor rotation.
 
+Two element-wise paths, the same bits: a run of leaky-ReLU units under EXP_EULER or
+EXP_AB2 without steps or pulses takes the vectorised passes of
+:mod:`neurorect.kernels.network_tiles`; every other run :func:`run_network_general`, one
+unit at a time with the transfer dispatched per unit (the reference, here). Both use
+:mod:`neurorect.kernels.channels` for the products, their combination and the start.
+
 Methods, for the recurrent input ``c(t)`` (``W r`` in rate form, ``W phi(v)`` in voltage
 form) of the step ``[t_n, t_n + dt]``, with ``p_n = W r(t_n - D)`` the product of step n:
 
@@ -37,6 +43,8 @@ from neurorect.kernels.channels import (
     channel_products,
     combine_channels,
     fill_ring,
+    start_extrapolation,
+    start_history,
 )
 from neurorect.kernels.drive import (
     drive_phasor,
@@ -47,10 +55,6 @@ from neurorect.kernels.drive import (
 )
 from neurorect.kernels.layout import (
     CH_COLS,
-    CH_DELAY,
-    CH_IDENTITY,
-    CH_ROW0,
-    CH_ROWS,
     EULER,
     EXP_AB2,
     EXP_EULER,
@@ -64,6 +68,7 @@ from neurorect.kernels.layout import (
     SIN_AMP,
     TAU,
 )
+from neurorect.kernels.network_tiles import fast_eligible, run_network_fast
 from neurorect.kernels.random import normal_at
 from neurorect.kernels.step import (
     add_moments,
@@ -75,7 +80,11 @@ from neurorect.kernels.step import (
 )
 from neurorect.kernels.transfer import transfer_value
 
-__all__ = ["run_network"]
+__all__ = ["run_network", "run_network_general"]
+
+# noise channels of ``random.normal_at``, as uint64 (a literal int argument would compile a
+# callee once per value)
+_OU, _WHITE = np.uint64(0), np.uint64(1)
 
 
 @njit(cache=True)
@@ -83,12 +92,27 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
     """Advance coupled networks (batch copies share the neuron count N) ``n_steps`` steps.
 
     ``setup``, ``evolving``, ``recording``, ``coupling`` and ``history`` are the groups of
-    :mod:`neurorect.kernels.layout`; ``evolving.state`` is (B, N). The coupling products
-    run through BLAS (dense) or a CSR loop, once per channel and step; the element-wise
-    passes are serial loops. At a failure (a rate beyond ``setup.max_rate`` or non-finite at
-    step n, a non-finite state after the update of step n) the failure record of
-    ``evolving`` gets the unit's step, quantity and value (``step.note_failure``) and the run
-    stops; the unit statistics, when asked for, are streamed (``step.add_moments``).
+    :mod:`neurorect.kernels.layout`; ``evolving.state`` is (B, N). A run of leaky-ReLU
+    units under an exponential method without steps or pulses takes the vectorised path
+    (:func:`neurorect.kernels.network_tiles.run_network_fast`), any other
+    :func:`run_network_general`; the two give the same bits.
+    """
+    if fast_eligible(setup):
+        run_network_fast(step0, n_steps, setup, evolving, recording, coupling, history)
+    else:
+        run_network_general(step0, n_steps, setup, evolving, recording, coupling, history)
+
+
+@njit(cache=True)
+def run_network_general(step0, n_steps, setup, evolving, recording, coupling, history):
+    """:func:`run_network`'s per-unit path, for every transfer and method (the reference).
+
+    The coupling products run through BLAS (dense) or a CSR loop, once per channel and
+    step; the element-wise passes are serial loops over the units. At a failure (a rate
+    beyond ``setup.max_rate`` or non-finite at step n, a non-finite state after the update
+    of step n) the failure record of ``evolving`` gets the unit's step, quantity and value
+    (``step.note_failure``) and the run stops; the unit statistics, when asked for, are
+    streamed (``step.add_moments``).
     """
     # The time loop stays in this function (Numba cannot hand a loop body to a callback at
     # no cost); each pass over the units is a helper called once per step.
@@ -126,13 +150,13 @@ def run_network(step0, n_steps, setup, evolving, recording, coupling, history):
             inputs = (coupling, history, rates, product, coupled, gather)
             _network_rhs(setup, state, drive, inputs, k1)
             _moments(n, setup, evolving, rates, coupled, drive)
-            trial[:, :] = state + 0.5 * dt * k1
+            _rk4_stage(state, 0.5 * dt, k1, trial)
             _network_rhs(setup, trial, mid, inputs, k2)
-            trial[:, :] = state + 0.5 * dt * k2
+            _rk4_stage(state, 0.5 * dt, k2, trial)
             _network_rhs(setup, trial, mid, inputs, k3)
-            trial[:, :] = state + dt * k3
+            _rk4_stage(state, dt, k3, trial)
             _network_rhs(setup, trial, end, inputs, k4)
-            state[:, :] = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            _rk4_finish(state, dt, k1, k2, k3, k4)
         else:
             if n == 0:
                 fill_ring(history, rates)
@@ -182,6 +206,25 @@ def _rk4_work(method, n_batch, n_neurons, dtype):
             np.empty((n_rk, n_neurons)), np.empty((n_rk, n_neurons)),
             np.empty((n_rk, n_neurons), dtype=dtype), np.empty((n_rk, n_neurons)),
             np.empty((n_rk, n_neurons)))
+
+
+@njit(cache=True)
+def _rk4_stage(state, step, k, trial):
+    """``trial = state + step k`` (loops, not an array expression: a slice assignment
+    compiles numba's broadcasting and its error message, ~3 s)."""
+    for b in range(state.shape[0]):
+        for i in range(state.shape[1]):
+            trial[b, i] = state[b, i] + step * k[b, i]
+
+
+@njit(cache=True)
+def _rk4_finish(state, dt, k1, k2, k3, k4):
+    """``state += dt / 6 (k1 + 2 k2 + 2 k3 + k4)``."""
+    weight = dt / 6.0
+    for b in range(state.shape[0]):
+        for i in range(state.shape[1]):
+            state[b, i] = state[b, i] + weight * (k1[b, i] + 2.0 * k2[b, i] + 2.0 * k3[b, i]
+                                                  + k4[b, i])
 
 
 @njit(cache=True, inline="always")
@@ -253,27 +296,13 @@ def _observe(n, setup, evolving, recording, history, z, zs, half, rates, drive):
 
 @njit(cache=True)
 def _start(setup, evolving, factors, coupling, history, rates, product, drive, gather):
-    """Global step 0: synaptic filters at rest with r(0) (``s = W r(0)``), EXP_AB2's last
-    products, and its second-order start for undelayed channels: an exponential-Euler
-    prediction r_1* of the first step (no noise increment) gives ``p_{-1} = 2 p_0 - W r_1*``,
-    so that the first step takes ``0.5 (p_0 + W r_1*)``."""
-    channels = coupling.channels
+    """Global step 0: :func:`~neurorect.kernels.channels.start_history`, then EXP_AB2's
+    exponential-Euler prediction r_1* of the first step (no noise increment) for
+    :func:`~neurorect.kernels.channels.start_extrapolation`."""
     n_batch, n_neurons = rates.shape
-    undelayed = False
-    for k in range(channels.shape[0]):
-        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
-        history.synaptic[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
-        history.previous[:, row0:row0 + n_rows] = product[:, row0:row0 + n_rows]
-        undelayed = undelayed or channels[k, CH_DELAY] == 0
-    if setup.method != EXP_AB2 or not undelayed:
-        return
     held = np.zeros((n_batch, n_neurons))
-    for k in range(channels.shape[0]):
-        row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
-        for b in range(n_batch):
-            for i in range(n_rows):
-                target = i if channels[k, CH_IDENTITY] == 1 else coupling.rows[row0 + i]
-                held[b, target] += product[b, row0 + i]
+    if not start_history(setup.method, coupling, history, product, held):
+        return
     a, one_minus_a = factors[0], factors[1]
     kinds, tparams, state = setup.kinds, setup.tparams, evolving.state
     predicted = np.empty_like(rates)
@@ -283,14 +312,7 @@ def _start(setup, evolving, factors, coupling, history, rates, product, drive, g
             x = _relax(kinds, tparams, u, a[u], one_minus_a[u], state[b, i],
                        held[b, i] + drive[b, i])
             predicted[b, i] = rate_of(kinds[u, 0], _row(tparams, u), kinds[u, 1], x)
-    ahead = np.empty_like(product)
-    for k in range(channels.shape[0]):
-        if channels[k, CH_DELAY] == 0:
-            channel_product(coupling, k, predicted, ahead, gather)
-            row0, n_rows = channels[k, CH_ROW0], channels[k, CH_ROWS]
-            for b in range(n_batch):
-                for i in range(row0, row0 + n_rows):
-                    history.previous[b, i] = 2.0 * product[b, i] - ahead[b, i]
+    start_extrapolation(coupling, history, predicted, product, gather)
 
 
 @njit(cache=True)
@@ -362,9 +384,9 @@ def _finish_units(n, setup, evolving, factors, coupled, drive, z, zs, exponentia
             else:
                 x = float(state[b, i])
             if white_b[u] > 0.0:
-                x += white_b[u] * normal_at(keys[u], n, 1)
+                x += white_b[u] * _normal(keys[u], n, _WHITE)
             if ou_b[u] > 0.0:
-                ou[u] = ou_a[u] * ou[u] + ou_b[u] * normal_at(keys[u], n, 0)
+                ou[u] = ou_a[u] * ou[u] + ou_b[u] * _normal(keys[u], n, _OU)
             state[b, i] = x
             if not math.isfinite(state[b, i]):
                 note_failure(evolving, u, n + 1, FAIL_STATE, state[b, i])
@@ -372,6 +394,14 @@ def _finish_units(n, setup, evolving, factors, coupled, drive, z, zs, exponentia
             z[u] *= rotation[u]
             zs[u] *= stat_rotation[u]
     return good
+
+
+@njit(cache=True)
+def _normal(key, step, channel):
+    """``random.normal_at`` compiled once: inlined, its Philox rounds and transform compiled
+    at each of the four sites of ``_finish_units`` in its two callers (measured: most of
+    the per-unit path's compile time); a call costs a few ns against its ~30."""
+    return normal_at(key, step, channel)
 
 
 @njit(cache=True)
@@ -407,7 +437,8 @@ def _network_rhs(setup, states, drive, inputs, out):
     _network_rates(setup, states, rates)
     for k in range(coupling.channels.shape[0]):
         channel_product(coupling, k, rates, product, gather)
-    combine_channels(RK4, coupling, history, product, coupled)
+    # setup.method is RK4 here; a literal RK4 would compile combine_channels a second time
+    combine_channels(setup.method, coupling, history, product, coupled)
     kinds, tparams, params = setup.kinds, setup.tparams, setup.params
     n_batch, n_neurons = states.shape
     for b in range(n_batch):
