@@ -187,7 +187,7 @@ class WindowStatistics(NamedTuple):
 
 def window_statistics(plan: Plan, acc: np.ndarray, windows: np.ndarray, periods: np.ndarray,
                       freq: np.ndarray, dt: float, min_periods: int,
-                      stop_time: float, workers: int = 1) -> WindowStatistics:
+                      stop_time: float) -> WindowStatistics:
     """r0, amplitudes and phases from the kernels' sums (exact least squares over each
     window), NaN together for units with ``freq > 0`` and fewer than ``min_periods`` whole
     ``periods`` (:func:`whole_periods`; ONE NeurorectWarning saying how many and the
@@ -195,12 +195,11 @@ def window_statistics(plan: Plan, acc: np.ndarray, windows: np.ndarray, periods:
 
     Raises SimulationError when a sum or a statistic is not finite although the rates were
     (overflow), naming the unit and the quantity; ``stop_time`` (s) is the end of the run.
-    ``workers`` threads share a large fit (the numbers do not depend on it).
     """
     counts = (windows[:, 1] - windows[:, 0]).astype(float)
     _check_finite_sums(plan, acc, stop_time)
     r0, amplitude, phase = harmonics_from_sums(acc, counts, freq=freq, dt=dt,
-                                               start=windows[:, 0], workers=workers)
+                                               start=windows[:, 0])
     n_harmonics = acc.shape[1] - 1
     short = (freq > 0) & (periods < min_periods)
     r0[short] = np.nan

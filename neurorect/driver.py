@@ -28,7 +28,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import numba
 import numpy as np
 import xarray as xr
 
@@ -239,7 +238,7 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
         acc[:, k] *= power
         power *= phasor
     stats = window_statistics(plan, acc, windows, periods, freq, sim.dt, min_periods,
-                              n_steps * sim.dt, workers=numba.get_num_threads())
+                              n_steps * sim.dt)
     return to_dataset(plan, sim, stats, freq, chosen, recording.out, dtype,
                       moments=moments if unit_stats else None, min_periods=min_periods,
                       **run_attrs)

@@ -29,14 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurorect import (
-    ModelError,
-    NeurorectWarning,
-    SimulationError,
-    frequency_response,
-    load_model,
-    simulate,
-)
+from neurorect import NeurorectWarning, SimulationError, frequency_response, load_model, simulate
 from neurorect.fourier import harmonics_from_sums, leakage_bound
 from neurorect.theory import sinusoid_response
 
@@ -290,27 +283,6 @@ def test_a_batch_of_windows_is_fitted_as_each_window_alone(K):
     z = together[1] * np.exp(1j * together[2])
     np.testing.assert_allclose(z, amp * np.exp(1j * ph), atol=4e-9, rtol=0)  # as above
     np.testing.assert_allclose(together[0], 4.0, rtol=1e-10)
-
-
-def test_threads_share_a_large_fit_without_changing_a_bit():
-    """10,000 windows (blocks of 2048 units; short windows leave the Neumann bound, so both
-    solves run): 2 and 3 workers give exactly the numbers of 1; workers must be >= 1."""
-    rng = np.random.default_rng(12)
-    n = 10_000
-    freq = rng.uniform(0.5, 40.0, n)
-    count = (rng.uniform(1.0, 3.7, n) / (freq * DT)).astype(float)
-    start = rng.integers(0, 10**6, n).astype(float)
-    acc = rng.normal(size=(n, 3)) + 1j * rng.normal(size=(n, 3))
-    acc[:, 0] = acc[:, 0].real * count
-    alone = harmonics_from_sums(acc, count, freq=freq, dt=DT, start=start)
-    assert np.all(np.isfinite(alone[0]))
-    for workers in (2, 3):
-        shared = harmonics_from_sums(acc, count, freq=freq, dt=DT, start=start,
-                                     workers=workers)
-        for got, own in zip(shared, alone, strict=True):
-            np.testing.assert_array_equal(got, own)
-    with pytest.raises(ModelError, match="workers"):
-        harmonics_from_sums(acc, count, freq=freq, dt=DT, start=start, workers=0)
 
 
 def test_leakage_bound_holds_and_is_not_vacuous():

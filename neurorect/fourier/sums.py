@@ -35,12 +35,9 @@ whose normal equations need only these sums and the Gram matrix of the sampled b
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from neurorect._arguments import float_array
-from neurorect._validate import check_integer
 from neurorect.errors import ModelError
 from neurorect.fourier.phase import TWO_PI, wrap_phase
 
@@ -167,12 +164,9 @@ def _solve_three(sums: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return x1, x2
 
 
-def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray,
-         workers: int = 1):
+def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count: np.ndarray):
     """r0 and z_1..z_K of units fitted with K = acc.shape[1] - 1 harmonics (K may be 0);
-    NaN where the Gram is not regular (:func:`_regular`). ``workers`` threads share the
-    blocks of units (NumPy releases the GIL inside its loops); each unit's numbers are its
-    own, so they do not depend on the blocks or the threads."""
+    NaN where the Gram is not regular (:func:`_regular`)."""
     K = acc.shape[1] - 1
     if 2 * K + 1 > 33:  # one Levinson solve per distinct Gram: find units sharing (f, start, N)
         return _fit_shared(acc, freq, dt, start, count)
@@ -180,18 +174,9 @@ def _fit(acc: np.ndarray, freq: np.ndarray, dt: float, start: np.ndarray, count:
         return _fit_small(acc, freq, dt, start, count)
     r0 = np.empty(count.size)
     z = np.empty((count.size, K), dtype=complex)
-
-    def fit_block(lo: int) -> None:
+    for lo in range(0, count.size, _CACHE_UNITS):  # the same numbers, unit by unit
         part = slice(lo, lo + _CACHE_UNITS)
         r0[part], z[part] = _fit_small(acc[part], freq[part], dt, start[part], count[part])
-
-    blocks = range(0, count.size, _CACHE_UNITS)
-    if workers > 1 and len(blocks) > 2:
-        with ThreadPoolExecutor(max_workers=min(workers, len(blocks))) as pool:
-            list(pool.map(fit_block, blocks))  # list(): re-raise a block's exception here
-    else:
-        for lo in blocks:
-            fit_block(lo)
     return r0, z
 
 
@@ -243,7 +228,7 @@ def _fit_shared(acc, freq, dt, start, count):
 
 
 def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
-                        dt: float | None = None, start=None, workers: int = 1):
+                        dt: float | None = None, start=None):
     """Mean, amplitudes and phases from streaming sums (the rate engine's statistics).
 
     Parameters
@@ -262,9 +247,6 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
         Time step, s.
     start : array_like of int, shape (...), optional
         First step (global index ``n``) of each window.
-    workers : int
-        Threads that share the blocks of 2048 units of a large fit (default 1; the engine
-        passes its Numba thread count). The numbers do not depend on it.
 
     Returns
     -------
@@ -277,7 +259,6 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
         :func:`measurable_harmonics`; the fit then uses the harmonics below it).
     """
     acc, counts, dt = _checked_sums(acc, counts, dt)
-    workers = check_integer("workers", workers, low=1)
     if freq is None or dt is None or start is None:
         with np.errstate(invalid="ignore", divide="ignore"):
             r0 = acc[..., 0].real / counts
@@ -296,11 +277,17 @@ def harmonics_from_sums(acc: np.ndarray, counts: np.ndarray, *, freq=None,
     with np.errstate(invalid="ignore", divide="ignore"):
         r0[mean_only] = flat_acc[mean_only, 0].real / flat_count[mean_only]
     resolvable = measurable_harmonics(flat_freq, dt, K)
-    for n_fit in np.unique(resolvable[periodic & (flat_count > 0)]):
-        units = np.flatnonzero(periodic & (flat_count > 0) & (resolvable == n_fit))
+    fitted = periodic & (flat_count > 0)
+    if flat_count.size and np.all(fitted) and resolvable.min() == resolvable.max():
+        n_fit = int(resolvable[0])  # the common case: every unit alike, no gathers
+        r0[:], coefficient[:, :n_fit] = _fit(flat_acc[:, :n_fit + 1], flat_freq, dt,
+                                             flat_start, flat_count)
+        fitted = np.zeros_like(fitted)
+    for n_fit in np.unique(resolvable[fitted]):
+        units = np.flatnonzero(fitted & (resolvable == n_fit))
         r0[units], coefficient[units, :n_fit] = _fit(flat_acc[units, :n_fit + 1],
                                                      flat_freq[units], dt, flat_start[units],
-                                                     flat_count[units], workers)
+                                                     flat_count[units])
     amplitude = np.abs(coefficient).reshape(*shape, K)
     phase = wrap_phase(np.angle(coefficient)).reshape(*shape, K)
     return r0.reshape(shape), amplitude, phase

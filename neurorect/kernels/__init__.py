@@ -40,7 +40,14 @@ Modules
     ``fill_ring``, ``combine_channels`` (exp_ab2's extrapolation, the synaptic filters).
 ``network``
     ``run_network``: coupled networks, one coupling product per step and channel (through
-    ``channels``), exp_ab2's second-order start, the update, noise and statistics.
+    ``channels``), exp_ab2's second-order start, the update, noise and statistics; it
+    dispatches to ``network_tiles.run_network_fast`` or to ``run_network_general`` (the
+    per-unit reference), same arguments, same bits.
+``network_tiles``
+    The vectorised element-wise passes of a network whose units are all leaky ReLUs without
+    pulses under exp_euler or exp_ab2 (``fast_eligible``, ``run_network_fast``): struct of
+    arrays, selects, failures located after a vectorised count; the per-unit path's
+    operations in its order (no fastmath), so the two paths agree bit for bit (tested).
 
 Internal interface: ``uncoupled`` and ``network`` use ``step``, ``drive``, ``random`` and
 ``transfer``; ``network`` uses ``channels``; ``random`` uses ``step`` (the OU factors) and

@@ -106,7 +106,15 @@ def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False
 def schedule_units(setup, evolving, general_only=False):
     """Every unit's path (:func:`unit_paths`) gathered into tasks (:func:`_tasks`):
     ``(units, kinds, variants, starts, sizes)``, from the units' parameters alone."""
-    return _tasks(setup, unit_paths(setup, evolving, general_only))
+    group, key = _unit_classes(setup, unit_paths(setup, evolving, general_only))
+    if key.size == 0 or key[0] >= 0:  # one key (see _unit_classes): NumPy's sort, 3x Numba's
+        units = np.argsort(key)
+    else:
+        windows = setup.windows
+        by_end = np.argsort(windows[:, 1], kind="stable")
+        by_window = by_end[np.argsort(windows[by_end, 0], kind="stable")]
+        units = by_window[np.argsort(group[by_window], kind="stable")]
+    return _tasks(group, units)
 
 
 def kernels_used(schedule) -> list:
@@ -157,7 +165,7 @@ def unit_paths(setup, evolving, general_only=False):
     return paths
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _unit_path(setup, u, stats):
     """Unit u's path under exponential Euler (``stats``: unit statistics are streamed)."""
     kinds, params, pulses = setup.kinds, setup.params, setup.pulses
@@ -166,16 +174,16 @@ def _unit_path(setup, u, stats):
     for j in range(pulses.shape[1]):
         if not math.isinf(pulses[u, j, P_START]):
             return PATH_GENERAL
-    noisy = params[u, OU_SIGMA] > 0.0 or params[u, WHITE_SIGMA] > 0.0
-    _, one_minus_a, _, _, _ = decay_factors(params, u, setup.dt, EXP_EULER)
-    deterministic = (not noisy and not stats and one_minus_a > 1e-9
-                     and setup.tparams[u, 0] > 0.0
+    if stats or params[u, OU_SIGMA] > 0.0 or params[u, WHITE_SIGMA] > 0.0:
+        return PATH_CHECKED
+    one_minus_a = -math.expm1(-setup.dt / params[u, TAU])  # decay_factors' 1 - a
+    deterministic = (one_minus_a > 1e-9 and setup.tparams[u, 0] > 0.0
                      and params[u, STAT_FREQ] == params[u, SIN_FREQ]
                      and _rate_bound(setup, u) <= setup.max_rate)
     return PATH_DETERMINISTIC if deterministic else PATH_CHECKED
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rate_bound(setup, u):
     """Bound on |phi| over the drive's range, for a noise-free, pulse-free leaky-ReLU unit.
 
@@ -199,14 +207,21 @@ def _rate_bound(setup, u):
 
 
 @njit(cache=True)
-def _tasks(setup, paths):
-    """Units gathered into classes, by statistics window within a class, and the tasks:
-    (units, kind, variant, start, size). A class is (path, form, variant): the variant is
-    the noise kind (NOISE_*) of a checked unit, and 1 for a clipped deterministic unit
-    (finite rate_min or rate_max: it computes the transfer as written, the others a folded
-    update), 0 otherwise; tiles never mix classes."""
+def _unit_classes(setup, paths):
+    """Every unit's class ``(path * 2 + form) * 3 + variant`` and its sort key.
+
+    The variant is the noise kind (NOISE_*) of a checked unit, 1 for a clipped
+    deterministic unit (finite rate_min or rate_max: it computes the transfer as written,
+    the others a folded update), 0 otherwise; tiles never mix classes. Units sort by class,
+    then statistics window (start, end), so that a tile's lanes open and close their windows
+    together and few steps take the masked loop (lanes never interact: neither the grouping
+    nor the order of equal keys changes a bit). The key is one int64 while every window is
+    below 2^26 steps (classes < 18), else -1 (sort by the three columns)."""
     n_units = paths.size
     group = np.empty(n_units, dtype=np.int64)
+    key = np.full(n_units, -1, dtype=np.int64)
+    windows = setup.windows
+    one_key = n_units > 0 and windows.max() < _KEY_STEPS and windows.min() >= 0
     for u in range(n_units):
         variant = 0
         if paths[u] == PATH_CHECKED:
@@ -218,16 +233,17 @@ def _tasks(setup, paths):
             clipped = setup.tparams[u, 3] > -np.inf or setup.tparams[u, 4] < np.inf
             variant = 1 if clipped else 0
         group[u] = (paths[u] * 2 + setup.kinds[u, 1]) * 3 + variant
-    # within a class, by statistics window (start, then end), so that a tile's lanes open
-    # and close their windows together and few steps take the masked loop; lanes never
-    # interact, so the grouping changes no bits (nor does the order of equal keys)
-    windows = setup.windows
-    if n_units and windows.max() < _KEY_STEPS and windows.min() >= 0:  # one sort, one key
-        units = np.argsort((group * _KEY_STEPS + windows[:, 0]) * _KEY_STEPS + windows[:, 1])
-    else:
-        by_end = np.argsort(windows[:, 1], kind="mergesort")
-        by_window = by_end[np.argsort(windows[by_end, 0], kind="mergesort")]
-        units = by_window[np.argsort(group[by_window], kind="mergesort")]
+        if one_key:
+            key[u] = (group[u] * _KEY_STEPS + windows[u, 0]) * _KEY_STEPS + windows[u, 1]
+    return group, key
+
+
+@njit(cache=True)
+def _tasks(group, units):
+    """The tasks of the ``units`` sorted by class (:func:`_unit_classes`): (units, kind,
+    variant, start, size), each a tile of up to TILE units or GENERAL_GROUP general units
+    of one class; the classes' tasks interleaved (see below)."""
+    n_units = units.size
     kinds = np.empty(n_units, dtype=np.int64)
     variants = np.empty(n_units, dtype=np.int64)
     starts = np.empty(n_units, dtype=np.int64)
