@@ -19,7 +19,9 @@ from neurorect.driver import simulate
 from neurorect.kernels.uncoupled import (
     PATH_CHECKED,
     PATH_DETERMINISTIC,
+    _unit_classes,
     run_uncoupled,
+    schedule_units,
     unit_paths,
 )
 from neurorect.spec import single_population
@@ -130,3 +132,42 @@ def test_float32_tiles_follow_the_float32_per_unit_path(monkeypatch):
     scale = np.abs(slow.rate.values).max()
     np.testing.assert_allclose(fast.rate.values, slow.rate.values, rtol=1e-5,
                                atol=1e-5 * scale)
+
+
+def test_the_schedule_sorts_by_class_then_window_on_either_sort():
+    """schedule_units: units sorted by (class, window start, window end) whether the windows
+    fit the one-int64 key (NumPy's sort) or not (three stable sorts, windows beyond 2^26
+    steps), and the same tasks (classes, sizes) from both; tiles never mix classes."""
+    captured = []
+
+    def advance(step0, steps, setup, evolving, recording, schedule=None):
+        captured.append((setup, evolving))
+        run_uncoupled(step0, steps, setup, evolving, recording, schedule=schedule)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(chunks, "run_uncoupled", advance)
+    try:  # a mix of classes: deterministic, clipped, OU noise (batch of three models)
+        simulate(_model(noise="ou"), progress=False, record="none",
+                 batch={"drives.E.noise.sigma": [0.0, 0.4, 0.0],
+                        "populations.E.transfer.rate_max": [np.inf, np.inf, 4.0]})
+    finally:
+        mp.undo()
+    setup, evolving = captured[0]
+    rng = np.random.default_rng(5)
+    windows = setup.windows.copy()
+    windows[:, 1] = windows[:, 0] + rng.integers(1, 50, windows.shape[0])
+    for shift in (0, 1 << 27):  # the second is beyond the one-key range
+        shifted = setup._replace(windows=windows + shift)
+        units, kinds, variants, starts, sizes = schedule_units(shifted, evolving)
+        group, _ = _unit_classes(shifted, unit_paths(shifted, evolving))
+        order = np.lexsort((shifted.windows[units, 1], shifted.windows[units, 0],
+                            group[units]))
+        np.testing.assert_array_equal(order, np.arange(units.size))  # already sorted
+        assert sorted(units.tolist()) == list(range(units.size))
+        for start, size in zip(starts, sizes, strict=True):
+            assert np.unique(group[units[start:start + size]]).size == 1
+        tasks = sorted(zip(kinds.tolist(), variants.tolist(), sizes.tolist(), strict=True))
+        if shift == 0:
+            expected = tasks
+        assert tasks == expected
+    assert len(set(group.tolist())) == 3  # the three classes were there
