@@ -231,13 +231,8 @@ def simulate(model: Model, duration: float | str | None = None, *, dt: float | s
                         fail_value=np.full(plan.n_units, np.nan), moments=moments)
     run_in_chunks(plan, setup, evolving, recording, n_steps, coupling=coupling,
                   blas_threads=blas_threads, chunk_steps=chunk_steps, progress=progress)
-    # undo STAT_PHASE: sum k times exp(i k theta), as one contiguous broadcast product (an
-    # in-place product on a strided column rounded differently for 1 and for 3 units: a
-    # batch element must equal its own run bit for bit)
-    k = np.arange(evolving.acc.shape[1])
-    acc = evolving.acc * np.exp(1j * k * plan.params[:, STAT_PHASE, None])
-    stats = window_statistics(plan, acc, windows, periods, freq, sim.dt, min_periods,
-                              n_steps * sim.dt)
+    stats = window_statistics(plan, evolving.acc, plan.params[:, STAT_PHASE], windows,
+                              periods, freq, sim.dt, min_periods, n_steps * sim.dt)
     return to_dataset(plan, sim, stats, freq, chosen, recording.out, dtype,
                       moments=moments if unit_stats else None, min_periods=min_periods,
                       **run_attrs)

@@ -48,6 +48,11 @@ Modules
     pulses under exp_euler or exp_ab2 (``fast_eligible``, ``run_network_fast``): struct of
     arrays, selects, failures located after a vectorised count; the per-unit path's
     operations in its order (no fastmath), so the two paths agree bit for bit (tested).
+``window_fit``
+    ``fit_windows``: the least-squares statistics of each unit's window (undoing
+    STAT_PHASE), parallel over units, for small well-conditioned systems; the reference,
+    :func:`neurorect.fourier.harmonics_from_sums`, fits the others (the driver's
+    ``_recording.window_statistics`` calls both).
 
 Internal interface: ``uncoupled`` and ``network`` use ``step``, ``drive``, ``random`` and
 ``transfer``; ``network`` uses ``channels``; ``random`` uses ``step`` (the OU factors) and
