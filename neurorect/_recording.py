@@ -18,8 +18,7 @@ import numpy as np
 
 from neurorect._plan import Plan
 from neurorect.errors import ModelError, NeurorectWarning, SimulationError
-from neurorect.fourier import harmonics_from_sums, leakage_bound, measurable_harmonics
-from neurorect.fourier.phase import wrap_phase
+from neurorect.fourier import harmonics_from_sums, leakage_bound
 from neurorect.kernels.layout import RECORD_RATE, RECORD_STATE, SIN_AMP, SIN_FREQ, Recording
 from neurorect.kernels.window_fit import fit_windows
 from neurorect.spec import Simulation
@@ -207,18 +206,16 @@ def window_statistics(plan: Plan, acc: np.ndarray, stat_phase: np.ndarray,
     """
     counts = (windows[:, 1] - windows[:, 0]).astype(float)
     n_harmonics = acc.shape[1] - 1
-    n_fit = measurable_harmonics(freq, dt, n_harmonics)
     undone = np.empty_like(acc)
-    r0 = np.full(counts.shape, np.nan)
-    coefficient = np.full((counts.size, n_harmonics), np.nan + 0j)
-    done = np.zeros(counts.shape, dtype=bool)
-    starts = windows[:, 0].astype(float)
+    n_fit = np.empty(counts.shape, dtype=np.int64)
+    r0 = np.empty(counts.shape)
+    amplitude = np.empty((counts.size, n_harmonics))
+    phase = np.empty((counts.size, n_harmonics))
+    done = np.empty(counts.shape, dtype=bool)
     fit_windows(np.ascontiguousarray(acc), np.ascontiguousarray(stat_phase, dtype=float),
-                np.ascontiguousarray(freq, dtype=float), starts, counts, float(dt), n_fit,
-                undone, r0, coefficient, done)
+                np.ascontiguousarray(freq, dtype=float), windows[:, 0].astype(float), counts,
+                float(dt), undone, n_fit, r0, amplitude, phase, done)
     _check_finite_sums(plan, undone, stop_time)
-    amplitude = np.abs(coefficient)
-    phase = wrap_phase(np.angle(coefficient))
     rest = np.flatnonzero(~done)
     if rest.size:  # the reference fits the others
         r0[rest], amplitude[rest], phase[rest] = harmonics_from_sums(

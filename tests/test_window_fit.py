@@ -14,13 +14,18 @@ DT = 1e-4
 
 
 def _fit(acc, theta, freq, start, count, K):
-    """fit_windows' outputs: undone sums, r0, z, done."""
+    """fit_windows' outputs: undone sums, r0, z = A exp(i phase), done (and n_fit, checked
+    against the reference's measurable_harmonics)."""
     n = acc.shape[0]
-    out = (np.empty_like(acc), np.full(n, np.nan), np.full((n, K), np.nan + 0j),
-           np.zeros(n, dtype=bool))
-    fit_windows(acc, theta, freq, start.astype(float), count.astype(float), DT,
-                measurable_harmonics(freq, DT, K), *out)
-    return out
+    undone, n_fit = np.empty_like(acc), np.empty(n, dtype=np.int64)
+    r0, amplitude, phase = np.full(n, np.nan), np.full((n, K), np.nan), np.full((n, K), np.nan)
+    done = np.zeros(n, dtype=bool)
+    fit_windows(acc, theta, freq, start.astype(float), count.astype(float), DT, undone, n_fit,
+                r0, amplitude, phase, done)
+    np.testing.assert_array_equal(n_fit, measurable_harmonics(freq, DT, K))
+    wrapped = phase[~np.isnan(phase)]
+    assert np.all((wrapped > -np.pi) & (wrapped <= np.pi))  # as fourier.wrap_phase
+    return undone, r0, amplitude * np.exp(1j * phase), done
 
 
 def _windows(rng, n, low=2.0, high=6.0):

@@ -106,7 +106,7 @@ def run_uncoupled(step0, n_steps, setup, evolving, recording, general_only=False
 def schedule_units(setup, evolving, general_only=False):
     """Every unit's path (:func:`unit_paths`) gathered into tasks (:func:`_tasks`):
     ``(units, kinds, variants, starts, sizes)``, from the units' parameters alone."""
-    group, key = _unit_classes(setup, unit_paths(setup, evolving, general_only))
+    group, key = _unit_classes(setup, evolving, general_only)
     if key.size == 0 or key[0] >= 0:  # one key (see _unit_classes): NumPy's sort, 3x Numba's
         units = np.argsort(key)
     else:
@@ -151,17 +151,22 @@ def _checked_tasks(tasks, units, variants, starts, sizes, step0, n_steps, setup,
                      recording, variants[task])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _path_of(setup, u, plain, stats):
+    """Unit u's path (PATH_*): PATH_GENERAL for every unit when ``plain`` (the reference
+    path asked for, or a method other than exponential Euler)."""
+    return PATH_GENERAL if plain else _unit_path(setup, u, stats)
+
+
+@njit(cache=True, parallel=True)
 def unit_paths(setup, evolving, general_only=False):
-    """The path of every unit (PATH_*), from its own parameters only (serial: ~50 ns per
-    unit, less than waking the threads of a parallel loop on a busy machine)."""
+    """The path of every unit (PATH_*), from its own parameters only."""
     n_units = setup.kinds.shape[0]
-    paths = np.full(n_units, PATH_GENERAL, dtype=np.int64)
-    if general_only or setup.method != EXP_EULER:
-        return paths
+    paths = np.empty(n_units, dtype=np.int64)
+    plain = general_only or setup.method != EXP_EULER
     stats = evolving.moments.shape[1] > 0
-    for u in range(n_units):
-        paths[u] = _unit_path(setup, u, stats)
+    for u in prange(n_units):
+        paths[u] = _path_of(setup, u, plain, stats)
     return paths
 
 
@@ -206,9 +211,10 @@ def _rate_bound(setup, u):
     return bound * (1.0 + _BOUND_MARGIN)
 
 
-@njit(cache=True)
-def _unit_classes(setup, paths):
-    """Every unit's class ``(path * 2 + form) * 3 + variant`` and its sort key.
+@njit(cache=True, parallel=True)
+def _unit_classes(setup, evolving, general_only=False):
+    """Every unit's class ``(path * 2 + form) * 3 + variant`` and its sort key, from its own
+    parameters (:func:`unit_paths`' path; parallel over units).
 
     The variant is the noise kind (NOISE_*) of a checked unit, 1 for a clipped
     deterministic unit (finite rate_min or rate_max: it computes the transfer as written,
@@ -217,22 +223,25 @@ def _unit_classes(setup, paths):
     together and few steps take the masked loop (lanes never interact: neither the grouping
     nor the order of equal keys changes a bit). The key is one int64 while every window is
     below 2^26 steps (classes < 18), else -1 (sort by the three columns)."""
-    n_units = paths.size
+    n_units = setup.kinds.shape[0]
     group = np.empty(n_units, dtype=np.int64)
     key = np.full(n_units, -1, dtype=np.int64)
     windows = setup.windows
     one_key = n_units > 0 and windows.max() < _KEY_STEPS and windows.min() >= 0
-    for u in range(n_units):
+    plain = general_only or setup.method != EXP_EULER
+    stats = evolving.moments.shape[1] > 0
+    for u in prange(n_units):
+        path = _path_of(setup, u, plain, stats)
         variant = 0
-        if paths[u] == PATH_CHECKED:
+        if path == PATH_CHECKED:
             if setup.params[u, OU_SIGMA] > 0.0:
                 variant = NOISE_OU
             elif setup.params[u, WHITE_SIGMA] > 0.0:
                 variant = NOISE_WHITE
-        elif paths[u] == PATH_DETERMINISTIC:
+        elif path == PATH_DETERMINISTIC:
             clipped = setup.tparams[u, 3] > -np.inf or setup.tparams[u, 4] < np.inf
             variant = 1 if clipped else 0
-        group[u] = (paths[u] * 2 + setup.kinds[u, 1]) * 3 + variant
+        group[u] = (path * 2 + setup.kinds[u, 1]) * 3 + variant
         if one_key:
             key[u] = (group[u] * _KEY_STEPS + windows[u, 0]) * _KEY_STEPS + windows[u, 1]
     return group, key

@@ -29,6 +29,7 @@ MAX_UNKNOWNS = 33
 #: Units per parallel task (each task allocates its workspace once).
 _TASK_UNITS = 256
 _INV_TWO_PI = 0.5 / math.pi
+_TWO_PI = 2.0 * math.pi
 
 
 @njit(cache=True, inline="always")
@@ -37,8 +38,27 @@ def _sine_half_turns(h):
     return turn_cos_sin(0.5 * h)[1]
 
 
+@njit(cache=True, inline="always")
+def _polar(beta, u, K, amplitude, phase):
+    """``z_k = 2 i beta_{K+k}`` (sine convention) as amplitude and phase wrapped to (-pi,
+    pi] (the operations of ``fourier.wrap_phase(np.angle(z))``), for k = 1..K; NaN for the
+    harmonics above K."""
+    for k in range(1, amplitude.shape[1] + 1):
+        if k > K:
+            amplitude[u, k - 1] = np.nan
+            phase[u, k - 1] = np.nan
+            continue
+        z = 2j * beta[K + k]
+        amplitude[u, k - 1] = abs(z)
+        # wrap_phase: pi - mod(pi - phase, 2 pi); atan2 is in [-pi, pi] (the doubles), so
+        # pi - phase is in [0, 2 pi] (exact at both ends) and mod only maps 2 pi to 0
+        turned = math.pi - math.atan2(z.imag, z.real)
+        phase[u, k - 1] = math.pi - (turned - _TWO_PI if turned >= _TWO_PI else turned)
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
-def fit_windows(acc, stat_phase, freq, start, count, dt, n_fit, undone, r0, z, done):
+def fit_windows(acc, stat_phase, freq, start, count, dt, undone, n_fit, r0, amplitude, phase,
+                done):
     """Undo the statistics phase and fit each unit's window.
 
     Parameters
@@ -51,20 +71,24 @@ def fit_windows(acc, stat_phase, freq, start, count, dt, n_fit, undone, r0, z, d
         Analysis frequency (Hz), first step and number of steps of each window.
     dt : float
         Time step (s).
-    n_fit : (U,) int64
-        Harmonics fitted per unit (those below the Nyquist frequency, <= K).
     undone : (U, K + 1) complex128, out
         ``acc[u, k] exp(i k theta_u)``: the sums of ``r_n exp(-i 2 pi k f n dt)``.
+    n_fit : (U,) int64, out
+        The harmonics below the Nyquist frequency (``k f dt < 1/2``, at most K; 0 for
+        ``f <= 0``), as :func:`neurorect.fourier.measurable_harmonics`.
     r0 : (U,) float64, out
         Mean over the window (units of r); untouched where ``done`` is False.
-    z : (U, K) complex128, out
-        ``z_k = A_k exp(i phase_k)`` (sine convention) for k <= n_fit[u]; untouched beyond
-        and where ``done`` is False.
+    amplitude, phase : (U, K) float64, out
+        ``A_k`` (units of r) and ``phase_k`` (rad, in ``(-pi, pi]``) of the sine convention
+        for k <= n_fit[u], NaN beyond; untouched where ``done`` is False.
     done : (U,) bool, out
         Whether the unit was fitted here (else the reference must fit it).
     """
     n_units = acc.shape[0]
     n_sums = acc.shape[1]
+    for u in prange(n_units):
+        below = math.ceil(0.5 / (freq[u] * dt)) - 1.0 if freq[u] > 0.0 else 0.0
+        n_fit[u] = int(min(max(below, 0.0), n_sums - 1.0))
     n_lags = 2 * n_sums - 1  # S(0..2K)
     n_tasks = (n_units + _TASK_UNITS - 1) // _TASK_UNITS
     for task in prange(n_tasks):
@@ -117,6 +141,7 @@ def fit_windows(acc, stat_phase, freq, start, count, dt, n_fit, undone, r0, z, d
             scale = 1.0 / N
             if K == 0:
                 r0[u] = undone[u, 0].real * scale
+                _polar(beta, u, K, amplitude, phase)
                 done[u] = True
                 continue
             if K == 1:  # cofactors, as the reference's _solve_three
@@ -135,7 +160,8 @@ def fit_windows(acc, stat_phase, freq, start, count, dt, n_fit, undone, r0, z, d
                 y2 = complex(undone[u, 1].real * scale, undone[u, 1].imag * scale)
                 y0 = y2.conjugate()
                 r0[u] = ((c01 * y0 + c11 * y1 + c10 * y2) * inverse).real
-                z[u, 0] = 2j * ((c02 * y0 + c01 * y1 + c00 * y2) * inverse)
+                beta[K + 1] = (c02 * y0 + c01 * y1 + c00 * y2) * inverse
+                _polar(beta, u, K, amplitude, phase)
                 done[u] = True
                 continue
             for m in range(size):  # G[m, m'] = S(m' - m) / N, m = -K..K
@@ -162,6 +188,5 @@ def fit_windows(acc, stat_phase, freq, start, count, dt, n_fit, undone, r0, z, d
                     value -= gram[p, col] * beta[col]
                 beta[p] = value / gram[p, p]
             r0[u] = beta[K].real
-            for k in range(1, K + 1):
-                z[u, k - 1] = 2j * beta[K + k]
+            _polar(beta, u, K, amplitude, phase)
             done[u] = True
