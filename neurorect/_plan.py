@@ -114,7 +114,10 @@ def _neuron_params(model: Model):
 
 def _noise_keys(seeds: np.ndarray, n_neurons: int) -> np.ndarray:
     """Noise-stream keys, shape (B * N,): key(seed_b, neuron i), batch-major."""
-    unique, inverse = np.unique(np.asarray(seeds, dtype=np.int64), return_inverse=True)
+    seeds = np.asarray(seeds, dtype=np.int64)
+    if seeds.size and seeds.min() == seeds.max():  # one seed (the common case): no sort
+        return np.tile(stream_keys(seeds[:1], n_neurons), seeds.size)
+    unique, inverse = np.unique(seeds, return_inverse=True)
     table = stream_keys(unique, n_neurons).reshape(unique.size, n_neurons)
     return table[inverse].reshape(-1)
 

@@ -86,9 +86,6 @@ def fit_windows(acc, stat_phase, freq, start, count, dt, undone, n_fit, r0, ampl
     """
     n_units = acc.shape[0]
     n_sums = acc.shape[1]
-    for u in prange(n_units):
-        below = math.ceil(0.5 / (freq[u] * dt)) - 1.0 if freq[u] > 0.0 else 0.0
-        n_fit[u] = int(min(max(below, 0.0), n_sums - 1.0))
     n_lags = 2 * n_sums - 1  # S(0..2K)
     n_tasks = (n_units + _TASK_UNITS - 1) // _TASK_UNITS
     for task in prange(n_tasks):
@@ -123,8 +120,10 @@ def fit_windows(acc, stat_phase, freq, start, count, dt, undone, n_fit, r0, ampl
                 sums_im[d, i] = 0.0 if whole else s * kernel
         for i in range(width):
             u = lo + i
+            below = math.ceil(0.5 / (freq[u] * dt)) - 1.0 if freq[u] > 0.0 else 0.0
+            K = int(min(max(below, 0.0), n_sums - 1.0))
+            n_fit[u] = K
             done[u] = False
-            K = n_fit[u]
             size = 2 * K + 1
             N = count[u]
             finite = True
