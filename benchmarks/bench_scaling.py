@@ -9,7 +9,10 @@ medians of interleaved repeats. Each table holds two of (units, steps, harmonics
 * steps 500 .. 50,000 at 10,000 units;
 * harmonics 1 .. 8 at 10,000 units x 10,000 steps (K > 1 buffers each group of steps'
   rates and phasors, then adds the powers zm^k in a second pass);
-* peak memory per unit (tracemalloc, which sees NumPy's allocations) at 1e5 units.
+* peak memory per unit (tracemalloc, which sees NumPy's allocations) at 1e5 units;
+* the least-squares fit of the statistics alone, 1e4 windows of 2-6 periods, K = 1, 3, 8:
+  the parallel kernel ``kernels.window_fit.fit_windows`` (what ``simulate`` uses for such
+  windows) against the NumPy reference ``fourier.harmonics_from_sums``, interleaved.
 
     .venv/bin/python benchmarks/bench_scaling.py [--quick]
 """
@@ -82,6 +85,44 @@ def peak_memory(n_units: int, n_steps: int) -> float:
     return peak / n_units
 
 
+def fit_table(repeats: int) -> None:
+    """The statistics fit of 1e4 windows: parallel kernel vs NumPy reference, interleaved."""
+    from neurorect.fourier import harmonics_from_sums
+    from neurorect.kernels.window_fit import fit_windows
+
+    print("\nstatistics fit of 10,000 windows of 2-6 periods (ms per call; kernel on "
+          f"{numba.get_num_threads()} threads)")
+    print(f"{'harmonics':>10}{'NumPy ref':>11}{'kernel':>9}{'speed-up':>10}")
+    rng = np.random.default_rng(1)
+    n = 10_000
+    for K in (1, 3, 8):
+        freq = rng.uniform(1.0, 100.0, n)
+        count = np.floor(rng.uniform(2.0 + 0.6 * K, 6.0 + 0.6 * K, n) / (freq * DT))
+        start = np.zeros(n)
+        theta = rng.uniform(-np.pi, np.pi, n)
+        acc = (rng.normal(size=(n, K + 1)) + 1j * rng.normal(size=(n, K + 1))) * count[:, None]
+        outs = (np.empty_like(acc), np.empty(n, dtype=np.int64), np.empty(n),
+                np.empty((n, K)), np.empty((n, K)), np.empty(n, dtype=bool))
+
+        def kernel(acc=acc, theta=theta, freq=freq, count=count, start=start, outs=outs):
+            fit_windows(acc, theta, freq, start, count, DT, *outs)
+
+        def reference(acc=acc, theta=theta, freq=freq, count=count, start=start, K=K):
+            undone = acc * np.exp(1j * np.arange(K + 1) * theta[:, None])
+            harmonics_from_sums(undone, count, freq=freq, dt=DT, start=start)
+
+        kernel()
+        reference()
+        times: dict[str, list[float]] = {"kernel": [], "reference": []}
+        for _ in range(max(5, 3 * repeats)):
+            for name, run in (("kernel", kernel), ("reference", reference)):
+                begin = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - begin)
+        ours, theirs = (float(np.median(times[k])) * 1e3 for k in ("kernel", "reference"))
+        print(f"{K:>10}{theirs:>11.2f}{ours:>9.2f}{theirs / ours:>9.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
@@ -100,6 +141,7 @@ def main() -> None:
           [(k, (10_000, 10_000, k)) for k in harmonics], repeats)
     print(f"\npeak memory: {peak_memory(100_000, 500):.0f} bytes per unit (1e5 units, "
           "no recording)")
+    fit_table(repeats)
 
 
 if __name__ == "__main__":
