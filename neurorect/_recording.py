@@ -198,8 +198,8 @@ def window_statistics(plan: Plan, acc: np.ndarray, stat_phase: np.ndarray,
     STAT_PHASE]``), which this undoes. The fit of a unit is
     :func:`neurorect.kernels.window_fit.fit_windows` (parallel over units) where its system
     is small and well conditioned, else :func:`neurorect.fourier.harmonics_from_sums` (the
-    reference; the two agree to ~1e-15 relative, tested); which one depends on the unit
-    alone, so a batch element gets its own run's bits.
+    reference; the two agree to 2e-14 of the unit's scale, tested); which one depends on
+    the unit alone, so a batch element gets its own run's bits.
 
     Raises SimulationError when a sum or a statistic is not finite although the rates were
     (overflow), naming the unit and the quantity; ``stop_time`` (s) is the end of the run.

@@ -71,12 +71,34 @@ def test_fit_equals_the_reference_fit_of_the_same_sums(K):
     ref_r0, ref_amp, ref_phase = harmonics_from_sums(expected, count, freq=freq, dt=DT,
                                                      start=start)
     ref_z = ref_amp * np.exp(1j * ref_phase)
-    fitted = np.arange(1, K + 1) <= measurable_harmonics(freq, DT, K)[:, None]
-    scale = np.maximum(np.abs(ref_r0), np.nanmax(np.abs(ref_z), axis=1))
+    scale = np.maximum(np.abs(ref_r0), np.abs(ref_z).max(axis=1))
     assert np.all(np.abs(r0 - ref_r0) <= 2e-14 * scale)
-    err = np.where(fitted, np.abs(z - np.where(fitted, ref_z, 0)), 0).max(axis=1)
-    assert np.all(err <= 2e-14 * scale)
-    assert np.all(np.isnan(z[~fitted]))  # harmonics at or above Nyquist are left alone
+    assert np.all(np.abs(z - ref_z).max(axis=1) <= 2e-14 * scale)
+
+
+def test_harmonics_at_or_above_nyquist_are_nan_and_the_others_as_the_reference():
+    """f dt = 0.3 (harmonic 1 below Nyquist, 2 and 3 above: n_fit = 1) and f dt = 0.5 (none
+    below: n_fit = 0, the mean alone), over windows of ~100 periods (Neumann bound): the
+    harmonics above Nyquist are NaN, r0 and the others agree with the reference to 2e-14 of
+    the unit's scale (as above), and with no harmonic r0 is the plain mean acc0 / N (one
+    division: 1 ulp)."""
+    rng = np.random.default_rng(21)
+    freq = np.array([0.3, 0.3, 0.5, 0.5]) / DT
+    count = np.array([333.0, 350.0, 200.0, 201.0])
+    start = np.array([0.0, 17.0, 5.0, 1000.0])
+    theta = rng.uniform(-np.pi, np.pi, 4)
+    acc = (rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))) * count[:, None]
+    acc[:, 0] = acc[:, 0].real
+    undone, r0, z, done = _fit(acc, theta, freq, start, count, 3)
+    assert done.all()
+    assert np.all(np.isnan(z[:2, 1:])) and np.all(np.isnan(z[2:]))
+    ref_r0, ref_amp, ref_phase = harmonics_from_sums(undone, count, freq=freq, dt=DT,
+                                                     start=start)
+    ref_z1 = ref_amp[:2, 0] * np.exp(1j * ref_phase[:2, 0])
+    scale = np.maximum(np.abs(ref_r0[:2]), np.abs(ref_z1))
+    assert np.all(np.abs(r0[:2] - ref_r0[:2]) <= 2e-14 * scale)
+    assert np.all(np.abs(z[:2, 0] - ref_z1) <= 2e-14 * scale)
+    np.testing.assert_allclose(r0[2:], acc[2:, 0].real / count[2:], rtol=2.3e-16, atol=0)
 
 
 @pytest.mark.parametrize("K", [1, 3])
